@@ -1,0 +1,243 @@
+"""`train_vae`: `model.fit` wired with the seed document's callbacks."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Callable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from betavae_tf.callbacks import BestModelCheckpoint, DelayedReduceLROnPlateau
+from betavae_tf.models import BetaVAE
+from betavae_tf.saving import check_model_path
+from betavae_tf.validation import (
+    check_float,
+    check_int,
+    validate_dataset,
+    validate_features,
+)
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Training stopped because a loss became NaN or Inf.
+
+    Attributes:
+        history: the `keras.callbacks.History` up to the failure.
+    """
+
+    def __init__(self, message: str, history: keras.callbacks.History):
+        super().__init__(message)
+        self.history = history
+
+
+def warmup_epochs(kl_scheduler, epochs: int) -> int:
+    """Epochs during which β still moves, so losses are not comparable.
+
+    Early stopping, the checkpoint and the plateau scheduler start watching
+    after them; at least the last epoch is always watched.
+    """
+    return max(0, min(getattr(kl_scheduler, "n_epochs", 0), epochs - 1))
+
+
+def best_epoch(history: keras.callbacks.History, monitor: str = "val_loss", start_from_epoch: int = 0) -> int:
+    """The 0-based epoch with the lowest finite `monitor` from `start_from_epoch` on."""
+    values = np.asarray(history.history[monitor], dtype=float)[start_from_epoch:]
+    if not np.isfinite(values).any():
+        raise ValueError(f"No finite {monitor} was logged after epoch {start_from_epoch}.")
+    return start_from_epoch + int(np.nanargmin(np.where(np.isfinite(values), values, np.nan)))
+
+
+def _prepare_data(data, name: str, model: BetaVAE, batch_size: int | None):
+    """Validates arrays (returned as float32) and datasets (returned as is)."""
+    if isinstance(data, tf.data.Dataset):
+        validate_dataset(data, name, model.feature_shape)
+        return data
+    array = validate_features(data, name, model.feature_shape, min_examples=2)
+    if batch_size is not None and batch_size > len(array):
+        raise ValueError(
+            f"batch_size={batch_size} is larger than the {len(array)} examples in "
+            f"{name}; pass batch_size <= {len(array)}."
+        )
+    return array
+
+
+def _check_writable(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise OSError(
+            f"Cannot create the checkpoint folder {folder!r} ({error.strerror}); "
+            "pass a save_path in a writable folder."
+        ) from None
+    if not os.access(folder, os.W_OK):
+        raise OSError(
+            f"The checkpoint folder {folder!r} is not writable; pass a save_path "
+            "in a writable folder."
+        )
+
+
+def _learning_rate_setup(lr_scheduler, learning_rate: float, monitor: str, warmup: int):
+    """Returns `(optimizer learning rate, callback or None)` for `lr_scheduler`."""
+    if lr_scheduler is None:
+        return learning_rate, None
+    if isinstance(lr_scheduler, str):
+        if lr_scheduler != "plateau":
+            raise ValueError(
+                f"Unknown lr_scheduler {lr_scheduler!r}; pass 'plateau', None, a "
+                "keras Callback, a function (epoch, lr) -> lr, or a "
+                "keras.optimizers.schedules.LearningRateSchedule."
+            )
+        return learning_rate, DelayedReduceLROnPlateau(
+            start_from_epoch=warmup,
+            monitor=monitor,
+            factor=0.5,
+            patience=3,
+            min_lr=1e-6,
+        )
+    if isinstance(lr_scheduler, keras.optimizers.schedules.LearningRateSchedule):
+        return lr_scheduler, None
+    if isinstance(lr_scheduler, keras.callbacks.Callback):
+        return learning_rate, lr_scheduler
+    if callable(lr_scheduler):
+        return learning_rate, keras.callbacks.LearningRateScheduler(lr_scheduler)
+    raise ValueError(
+        f"lr_scheduler must be 'plateau', None, a Callback, a function or a "
+        f"LearningRateSchedule. Received: lr_scheduler={lr_scheduler!r}"
+    )
+
+
+def train_vae(
+    model: BetaVAE,
+    X_train,
+    X_val=None,
+    batch_size: int = 64,
+    epochs: int = 100,
+    learning_rate: float = 1e-3,
+    save_path: str | os.PathLike | None = "checkpoints/best_vae.h5",
+    kl_scheduler: keras.callbacks.Callback | None = None,
+    lr_scheduler: str | Callable | keras.callbacks.Callback | None = "plateau",
+    patience: int | None = 5,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    optimizer: keras.optimizers.Optimizer | None = None,
+    shuffle: bool = True,
+    verbose="auto",
+) -> tuple[keras.callbacks.History, BetaVAE]:
+    """Compiles and fits `model` with early stopping, checkpoints and LR schedule.
+
+    Wires, in this order: `kl_scheduler` (e.g. `KLAnnealing`), Keras
+    `TerminateOnNaN`, `EarlyStopping(monitor="val_loss", patience=5,
+    restore_best_weights=True)`, a best-only checkpoint of the whole model to
+    `save_path` (written atomically), the learning-rate scheduler, then your
+    `callbacks`. Every argument is checked before training starts.
+
+    While a `kl_scheduler` with `n_epochs` is still warming β up, losses of
+    different epochs are not comparable (β changes), so early stopping, the
+    checkpoint and the plateau scheduler start watching at epoch `n_epochs`.
+
+    Args:
+        model: a `BetaVAE`.
+        X_train: array of shape `(n, *model.feature_shape)`, or a batched
+            `tf.data.Dataset` yielding `x` or `(x, ...)`.
+        X_val: validation data of the same kind, or `None` (then `loss` is
+            monitored instead of `val_loss`).
+        batch_size: examples per step for arrays (datasets are already
+            batched). Defaults to 64.
+        epochs: the most epochs to run. Defaults to 100.
+        learning_rate: Adam's learning rate. Defaults to 1e-3.
+        save_path: best-model file (`.h5` or `.keras`), or `None` for no
+            checkpoint. Defaults to `"checkpoints/best_vae.h5"`.
+        kl_scheduler: a callback that sets β each epoch, or `None`.
+        lr_scheduler: `"plateau"` (default: `ReduceLROnPlateau(factor=0.5,
+            patience=3, min_lr=1e-6)`), `None`, any Keras callback, a function
+            `(epoch, lr) -> lr` (used with `LearningRateScheduler`) or a
+            `keras.optimizers.schedules.LearningRateSchedule`.
+        patience: early-stopping patience in epochs, or `None` to disable
+            early stopping. Defaults to 5.
+        callbacks: extra Keras callbacks.
+        optimizer: use this optimizer instead of `Adam(learning_rate)`, e.g.
+            to keep the state of a reloaded model's optimizer.
+        shuffle: shuffle array data each epoch. Defaults to `True`.
+        verbose: Keras `fit` verbosity. Defaults to `"auto"`.
+
+    Returns:
+        `(history, model)`; `model` holds the best weights seen.
+
+    Raises:
+        ValueError: for bad data or arguments (before any training).
+        OSError: if the checkpoint folder cannot be written.
+        TrainingDivergedError: if a loss became NaN/Inf; the best checkpoint
+            on disk is untouched and the error carries the history.
+    """
+    if not isinstance(model, BetaVAE):
+        raise ValueError(f"model must be a BetaVAE; got {type(model).__name__}.")
+    batch_size = check_int("batch_size", batch_size)
+    epochs = check_int("epochs", epochs)
+    learning_rate = check_float("learning_rate", learning_rate, exclusive_minimum=True)
+    if patience is not None:
+        patience = check_int("patience", patience, minimum=0)
+    X_train = _prepare_data(X_train, "X_train", model, batch_size)
+    if X_val is not None:
+        X_val = _prepare_data(X_val, "X_val", model, None)
+    if save_path is not None:
+        save_path = check_model_path(save_path)
+        _check_writable(save_path)
+    if kl_scheduler is not None and not isinstance(kl_scheduler, keras.callbacks.Callback):
+        raise ValueError(
+            "kl_scheduler must be a keras Callback such as KLAnnealing; got "
+            f"{type(kl_scheduler).__name__}."
+        )
+    for callback in callbacks:
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise ValueError(f"callbacks must be keras Callbacks; got {callback!r}.")
+
+    monitor = "val_loss" if X_val is not None else "loss"
+    warmup = warmup_epochs(kl_scheduler, epochs)
+    optimizer_learning_rate, lr_callback = _learning_rate_setup(
+        lr_scheduler, learning_rate, monitor, warmup
+    )
+    model.compile(optimizer=optimizer or keras.optimizers.Adam(optimizer_learning_rate))
+
+    wired = [kl_scheduler, keras.callbacks.TerminateOnNaN()]
+    if patience is not None:
+        wired.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                patience=patience,
+                restore_best_weights=True,
+                start_from_epoch=warmup,
+            )
+        )
+    if save_path is not None:
+        wired.append(BestModelCheckpoint(save_path, monitor=monitor, start_from_epoch=warmup))
+    wired += [lr_callback, *callbacks]
+
+    array_input = isinstance(X_train, np.ndarray)
+    history = model.fit(
+        X_train,
+        validation_data=X_val,
+        batch_size=batch_size if array_input else None,
+        epochs=epochs,
+        shuffle=shuffle and array_input,
+        callbacks=[c for c in wired if c is not None],
+        verbose=verbose,
+    )
+    last_losses = {
+        key: values[-1] for key, values in history.history.items() if values
+    }
+    bad = sorted(
+        key
+        for key in ("loss", "reconstruction_loss", "kl_loss")
+        if key in last_losses and not math.isfinite(last_losses[key])
+    )
+    if bad:
+        raise TrainingDivergedError(
+            f"Training diverged in epoch {len(history.history['loss'])}: "
+            f"{', '.join(bad)} became NaN/Inf. The best checkpoint "
+            f"{save_path!r} was kept; lower learning_rate or beta and retry.",
+            history,
+        )
+    return history, model

@@ -1,0 +1,158 @@
+"""Checks that turn bad arguments into one-line errors before any training.
+
+Every message names the bad value and says how to fix it, e.g.
+`beta must be a finite number >= 0. Received: beta=-1`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+
+def check_int(name: str, value, minimum: int = 1) -> int:
+    """Returns `value` as an int, or raises if it is not an integer >= minimum."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
+    return int(value)
+
+
+def check_float(
+    name: str,
+    value,
+    minimum: float = 0.0,
+    maximum: float | None = None,
+    exclusive_minimum: bool = False,
+    exclusive_maximum: bool = False,
+) -> float:
+    """Returns `value` as a float, or raises if it is not finite and in range."""
+    low = ">" if exclusive_minimum else ">="
+    high = "<" if exclusive_maximum else "<="
+    rule = f"a finite number {low} {minimum}"
+    if maximum is not None:
+        rule += f" and {high} {maximum}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be {rule}. Received: {name}={value!r}")
+    value = float(value)
+    too_low = value <= minimum if exclusive_minimum else value < minimum
+    too_high = maximum is not None and (
+        value >= maximum if exclusive_maximum else value > maximum
+    )
+    if not math.isfinite(value) or too_low or too_high:
+        raise ValueError(f"{name} must be {rule}. Received: {name}={value!r}")
+    return value
+
+
+def _describe_shape(shape: Sequence) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def validate_features(
+    x,
+    name: str = "x",
+    feature_shape: Sequence[int] | None = None,
+    min_examples: int = 1,
+) -> np.ndarray:
+    """Validates an in-memory array of examples and returns it as float32.
+
+    Args:
+        x: array-like of shape `(n, *feature_shape)`.
+        name: how the array is called in error messages.
+        feature_shape: the shape of one example the model expects, or `None`
+            to accept any.
+        min_examples: the fewest examples accepted.
+
+    Returns:
+        `np.ndarray` of dtype float32 and shape `(n, *feature_shape)`.
+
+    Raises:
+        ValueError: for non-numeric data, a scalar or 1-D array, too few
+            examples, a wrong example shape, or NaN/Inf values.
+    """
+    try:
+        array = np.asarray(x)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"{name} could not be read as a numeric array ({error}); pass a "
+            "NumPy array of shape (examples, features)."
+        ) from None
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or array.dtype == bool
+    ):
+        raise ValueError(
+            f"{name} must hold numbers, but its dtype is {array.dtype}; convert "
+            "text columns to numbers or drop them."
+        )
+    if array.ndim < 2:
+        raise ValueError(
+            f"{name} must have shape (examples, features...), but it has shape "
+            f"{array.shape}; reshape it, e.g. x.reshape(-1, 1) for one feature."
+        )
+    if array.shape[0] < min_examples:
+        raise ValueError(
+            f"{name} has {array.shape[0]} examples but at least {min_examples} "
+            "are needed; pass more data."
+        )
+    if feature_shape is not None and tuple(array.shape[1:]) != tuple(feature_shape):
+        raise ValueError(
+            f"{name} has examples of shape {tuple(array.shape[1:])} but the model "
+            f"expects {tuple(feature_shape)}; reshape the data or build the "
+            "model for this shape."
+        )
+    array = array.astype(np.float32, copy=False)
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad_rows = np.unique(np.nonzero(~finite)[0])
+        raise ValueError(
+            f"{name} contains NaN or Inf in {bad_rows.size} example(s) (first at "
+            f"index {bad_rows[0]}); drop or impute them before training."
+        )
+    return array
+
+
+def validate_dataset(
+    dataset: tf.data.Dataset,
+    name: str = "dataset",
+    feature_shape: Sequence[int] | None = None,
+) -> None:
+    """Checks a `tf.data.Dataset`'s element spec without reading it.
+
+    The dataset must yield batches `x` or tuples whose first item is `x`, with
+    `x` of shape `(batch, *feature_shape)` and a floating or integer dtype.
+
+    Raises:
+        ValueError: if the element spec does not fit the model.
+    """
+    spec = dataset.element_spec
+    if isinstance(spec, (tuple, list)):
+        if not spec:
+            raise ValueError(f"{name} yields empty tuples; it must yield batches x or (x, ...).")
+        spec = spec[0]
+    if not isinstance(spec, tf.TensorSpec):
+        raise ValueError(
+            f"{name} must yield tensors x or tuples (x, ...), but yields "
+            f"{type(spec).__name__}; map it to plain tensors first."
+        )
+    if not (spec.dtype.is_floating or spec.dtype.is_integer):
+        raise ValueError(f"{name} yields {spec.dtype.name} tensors; it must yield numbers.")
+    shape = spec.shape
+    if shape.rank is None:
+        return
+    if feature_shape is not None:
+        expected = (None, *feature_shape)
+        compatible = shape.rank == len(expected) and all(
+            got is None or want is None or got == want
+            for got, want in zip(shape.as_list(), expected)
+        )
+        if not compatible:
+            hint = " (is it batched? call .batch(batch_size))" if shape.rank == len(feature_shape) else ""
+            raise ValueError(
+                f"{name} yields tensors of shape {_describe_shape(shape.as_list())} but "
+                f"the model expects batches of shape {_describe_shape(expected)}{hint}."
+            )

@@ -1,0 +1,94 @@
+import os
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+from betavae_tf import BetaVAE, load_vae, save_vae
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = BetaVAE(input_dim=6, encoding_dim=2, beta=1.5)
+    paths = {ext: save_vae(model, str(tmp_path / f"model.{ext}")) for ext in ("h5", "keras")}
+    return model, paths
+
+
+def test_save_then_load_gives_the_same_model(saved):
+    model, paths = saved
+    x = np.random.rand(4, 6).astype("float32")
+    for path in paths.values():
+        reloaded = load_vae(path)
+        assert isinstance(reloaded, BetaVAE) and reloaded.beta == 1.5
+        np.testing.assert_array_equal(reloaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No model file at .*nothing.h5'; check the path"):
+        load_vae(tmp_path / "nothing.h5")
+
+
+def test_folder_and_unknown_extension(tmp_path):
+    with pytest.raises(ValueError, match="is a folder, not a model file"):
+        load_vae(tmp_path)
+    (tmp_path / "model.pt").write_bytes(b"x")
+    with pytest.raises(ValueError, match="path must end in .h5 or .keras"):
+        load_vae(tmp_path / "model.pt")
+
+
+@pytest.mark.parametrize("extension", ["h5", "keras"])
+def test_garbage_and_truncated_files_give_one_line_errors(saved, tmp_path, extension):
+    _, paths = saved
+    garbage = tmp_path / f"garbage.{extension}"
+    garbage.write_bytes(os.urandom(2048))
+    truncated = tmp_path / f"truncated.{extension}"
+    data = open(paths[extension], "rb").read()
+    truncated.write_bytes(data[: len(data) // 2])
+    for path in (garbage, truncated):
+        with pytest.raises(ValueError, match="corrupt or truncated|Could not load a model") as error:
+            load_vae(path)
+        assert "\n" not in str(error.value)
+
+
+def test_a_file_of_another_model_is_refused(tmp_path):
+    inputs = keras.Input((3,))
+    other = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    path = str(tmp_path / "other.keras")
+    other.save(path)
+    with pytest.raises(ValueError, match="holds a Functional, not a betavae_tf BetaVAE"):
+        load_vae(path)
+
+
+def test_lambda_layers_are_refused_in_safe_mode(tmp_path):
+    encoder_in = keras.Input((4,))
+    h = keras.layers.Lambda(lambda t: t * 2.0)(encoder_in)
+    encoder = keras.Model(encoder_in, [keras.layers.Dense(2)(h), keras.layers.Dense(2)(h)])
+    z = keras.Input((2,))
+    decoder = keras.Model(z, keras.layers.Dense(4)(z))
+    path = str(tmp_path / "lambda.keras")
+    BetaVAE(encoder=encoder, decoder=decoder).save(path)
+    with pytest.raises(ValueError, match="Could not load a model .*(Lambda|safe_mode)"):
+        load_vae(path)
+    assert isinstance(load_vae(path, safe_mode=False), BetaVAE)  # explicit opt-in
+
+
+def test_save_replaces_atomically_and_leaves_no_temporary_file(saved, tmp_path):
+    model, paths = saved
+    model.beta = 9.0
+    save_vae(model, paths["h5"])
+    assert load_vae(paths["h5"]).beta == 9.0
+    assert sorted(os.listdir(tmp_path)) == ["model.h5", "model.keras"]
+
+
+def test_failed_save_keeps_the_previous_file(saved, tmp_path):
+    model, paths = saved
+    before = open(paths["keras"], "rb").read()
+    model.beta = 5.0
+    blocker = tmp_path / f".model.partial-{os.getpid()}.keras"
+    blocker.mkdir()  # the temporary file cannot be created: the save fails midway
+    with pytest.raises(Exception):
+        save_vae(model, paths["keras"])
+    shutil.rmtree(blocker)
+    assert open(paths["keras"], "rb").read() == before
+    assert load_vae(paths["keras"]).beta == 1.5

@@ -74,3 +74,17 @@ def test_unreadable_and_unsafe_array_files_are_refused(tmp_path):
     (tmp_path / "data.txt").write_text("1,2")
     with pytest.raises(ValueError, match="use .csv, .npy or .npz"):
         load_array_file(tmp_path / "data.txt")
+
+
+def test_package_reexports_the_old_module_and_the_new_loaders():
+    import betavae_tf.datasets as datasets
+    from betavae_tf.datasets import arrays
+
+    for name in ("Standardizer", "train_val_split", "load_digits", "load_array_file", "load_vectors"):
+        assert getattr(datasets, name) is getattr(arrays, name)
+    assert set(datasets.__all__) == {
+        "Standardizer", "train_val_split", "load_digits", "load_array_file", "load_vectors",
+        "load_mnist", "load_dsprites", "DSprites", "DSpritesArrays", "GroundTruthData",
+        "image_folder_dataset",
+    }
+    assert all(hasattr(datasets, name) for name in datasets.__all__)

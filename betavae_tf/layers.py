@@ -51,3 +51,45 @@ class Sampling(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="betavae_tf")
+class LearnedLogVariance(keras.layers.Layer):
+    """A trainable log-variance log σ² per feature, initialised to 0 (σ² = 1).
+
+    `BetaVAE` holds one for the `"gaussian"` likelihood and passes the
+    variable to the negative log-likelihood, so the variance is learned with
+    the networks and saved with the model.
+
+    Args:
+        feature_shape: shape of one example, e.g. `(64,)` or `(28, 28, 1)`.
+        **kwargs: standard `keras.layers.Layer` arguments (`name`, ...).
+
+    Call arguments:
+        inputs: float tensor of shape `(batch, *feature_shape)`.
+
+    Returns:
+        log σ² broadcast to the shape of `inputs`.
+    """
+
+    def __init__(self, feature_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.feature_shape = tuple(int(d) for d in feature_shape)
+        self.log_variance = self.add_weight(
+            shape=self.feature_shape,
+            initializer="zeros",
+            trainable=True,
+            name="log_variance",
+        )
+        self.built = True
+
+    def call(self, inputs):
+        return ops.broadcast_to(
+            ops.cast(self.log_variance, inputs.dtype), ops.shape(inputs)
+        )
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "feature_shape": list(self.feature_shape)}

@@ -12,9 +12,12 @@ mean reconstruction shown to users.
 
 from __future__ import annotations
 
+import math
 from typing import Callable, NamedTuple
 
 from keras import ops
+
+LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _sum_over_features(values):
@@ -85,24 +88,61 @@ def bernoulli_negative_log_likelihood(x, logits):
     return _sum_over_features(per_feature)
 
 
+def gaussian_negative_log_likelihood(x, mean, log_variance):
+    """Per-example Gaussian negative log-likelihood with a given log-variance.
+
+    `0.5 * Σ ((x − μ)² / σ² + log σ² + log 2π)`, summed over every feature.
+
+    Args:
+        x: float tensor of shape `(batch, ...)`, the data.
+        mean: float tensor of the same shape, μ (the decoder's output).
+        log_variance: log σ², a float tensor that broadcasts against `x`:
+            one value per feature (shape `x.shape[1:]`, as `BetaVAE` learns
+            it), per example and feature, or a scalar.
+
+    Returns:
+        Float tensor of shape `(batch,)`.
+    """
+    per_feature = 0.5 * (
+        ops.square(x - mean) * ops.exp(-log_variance) + log_variance + LOG_2PI
+    )
+    return _sum_over_features(per_feature)
+
+
+def _identity(decoded):
+    return decoded
+
+
 class Likelihood(NamedTuple):
     """A reconstruction likelihood p(x | z) that the decoder parameterises.
 
     Attributes:
         name: the registry key.
-        negative_log_likelihood: `f(x, decoder_output) -> (batch,)`.
+        negative_log_likelihood: `f(x, decoder_output) -> (batch,)`, or
+            `f(x, decoder_output, log_variance) -> (batch,)` when
+            `learns_log_variance`.
         mean: `f(decoder_output) -> reconstruction`, what `decode` returns.
+        learns_log_variance: whether the model owns a trainable per-feature
+            log-variance (initialised to 0) that it passes as the third
+            argument of `negative_log_likelihood`. Defaults to `False`.
     """
 
     name: str
     negative_log_likelihood: Callable
     mean: Callable
+    learns_log_variance: bool = False
 
 
 LIKELIHOODS: dict[str, Likelihood] = {
-    "mse": Likelihood("mse", sum_squared_error, lambda decoded: decoded),
+    "mse": Likelihood("mse", sum_squared_error, _identity),
     "bernoulli": Likelihood(
         "bernoulli", bernoulli_negative_log_likelihood, ops.sigmoid
+    ),
+    "gaussian": Likelihood(
+        "gaussian",
+        gaussian_negative_log_likelihood,
+        _identity,
+        learns_log_variance=True,
     ),
 }
 

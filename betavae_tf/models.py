@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from betavae_tf.layers import Sampling
+from betavae_tf.layers import LearnedLogVariance, Sampling
 from betavae_tf.losses import get_likelihood, kl_divergence
 from betavae_tf.networks import build_dense_decoder, build_dense_encoder
 from betavae_tf.validation import check_float, check_int
@@ -45,7 +45,9 @@ class BetaVAE(keras.Model):
 
     Loss of a batch, with per-example sums averaged over the batch:
     `reconstruction = mean_i NLL(x_i | z_i)` (for `"mse"` the sum of squared
-    errors), `kl = mean_i −0.5 Σ_j (1 + log σ²_ij − μ²_ij − σ²_ij)` and
+    errors; for `"gaussian"` the Gaussian NLL with the learned per-feature
+    variance `exp(log_variance)`),
+    `kl = mean_i −0.5 Σ_j (1 + log σ²_ij − μ²_ij − σ²_ij)` and
     `total = reconstruction + β · kl`.
 
     β lives in a non-trainable variable (`beta_variable`), so a callback that
@@ -58,7 +60,9 @@ class BetaVAE(keras.Model):
         beta: weight of the KL term, >= 0. Defaults to 1.0.
         dropout_rate: dropout rate of the default networks. Defaults to 0.2.
         likelihood: reconstruction likelihood name, one of
-            `betavae_tf.losses.LIKELIHOODS` (`"mse"`, `"bernoulli"`).
+            `betavae_tf.losses.LIKELIHOODS`: `"mse"`, `"bernoulli"` (decoder
+            outputs are logits) or `"gaussian"` (decoder outputs are means;
+            the model learns a log-variance per feature, `log_variance`).
             Defaults to `"mse"`.
         encoder: optional Keras model `x -> [z_mean, z_log_var]`.
         decoder: optional Keras model `z -> decoder output`.
@@ -124,6 +128,15 @@ class BetaVAE(keras.Model):
             trainable=False,
             name="beta",
         )
+        # log σ² of the "gaussian" likelihood, one per feature, learned with
+        # the networks; other likelihoods have no variance to learn. It lives
+        # in a layer because Keras's .h5 writer cannot save a second
+        # non-scalar top-level variable next to `beta`.
+        self.log_variance_layer = None
+        if self.likelihood.learns_log_variance:
+            self.log_variance_layer = LearnedLogVariance(
+                self.feature_shape, name="log_variance"
+            )
         self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
         self.reconstruction_loss_tracker = keras.metrics.Mean(
             name="reconstruction_loss"
@@ -163,6 +176,14 @@ class BetaVAE(keras.Model):
     def build(self, input_shape=None):
         # Every sub-network is built in __init__ (they know their shapes).
         self.built = True
+
+    @property
+    def log_variance(self):
+        """The learned per-feature log σ² of the `"gaussian"` likelihood, a
+        trainable variable of shape `feature_shape`; `None` for the others."""
+        if self.log_variance_layer is None:
+            return None
+        return self.log_variance_layer.log_variance
 
     # β as a plain number for users; `beta_variable` for graphs and callbacks.
     @property
@@ -247,6 +268,25 @@ class BetaVAE(keras.Model):
         # Keras skips this for models that override compile(); ours is safe.
         self.compile(**keras.saving.deserialize_keras_object(config))
 
+    def negative_log_likelihood(self, x, decoded):
+        """Per-example reconstruction NLL of `x` given raw decoder outputs.
+
+        Uses the model's likelihood and, for `"gaussian"`, its learned
+        `log_variance`.
+
+        Args:
+            x: float tensor of shape `(batch, *feature_shape)`.
+            decoded: the decoder's output for `x`'s latents, same shape.
+
+        Returns:
+            Float tensor of shape `(batch,)`.
+        """
+        if self.likelihood.learns_log_variance:
+            return self.likelihood.negative_log_likelihood(
+                x, decoded, self.log_variance
+            )
+        return self.likelihood.negative_log_likelihood(x, decoded)
+
     def compute_losses(self, x, training: bool = False) -> dict:
         """The β-VAE loss terms of one batch, shared by train and test steps.
 
@@ -262,7 +302,7 @@ class BetaVAE(keras.Model):
         z_mean, z_log_var = self.encoder(x, training=training)
         z = self.sampling((z_mean, z_log_var))
         decoded = self.decoder(z, training=training)
-        reconstruction = ops.mean(self.likelihood.negative_log_likelihood(x, decoded))
+        reconstruction = ops.mean(self.negative_log_likelihood(x, decoded))
         kl = ops.mean(kl_divergence(z_mean, z_log_var))
         return {
             "total_loss": reconstruction + self.beta_variable * kl,

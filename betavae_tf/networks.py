@@ -2,7 +2,10 @@
 
 An encoder is any Keras model mapping `x` to `[z_mean, z_log_var]`; a decoder
 maps `z` to the raw parameters of the reconstruction likelihood (for `"mse"`
-the reconstruction itself, for `"bernoulli"` the logits). Building them here,
+and `"gaussian"` the mean reconstruction, for `"bernoulli"` the logits).
+There are dense networks (the seed document's) for feature vectors and
+convolutional ones for images (`build_conv_encoder`, `build_conv_decoder`;
+ready-made sizes in `betavae_tf.presets`). Building them here,
 as functional models with known input shapes, means every weight exists as
 soon as the `BetaVAE` is constructed, which is what Keras 3 needs to reload a
 subclassed model from `.h5`.
@@ -10,8 +13,12 @@ subclassed model from `.h5`.
 
 from __future__ import annotations
 
+import numbers
+
 import keras
 from keras import layers
+
+from betavae_tf.validation import check_float, check_int
 
 
 def build_dense_encoder(
@@ -70,4 +77,240 @@ def build_dense_decoder(
     h = layers.Dropout(dropout_rate, name="dec_dropout")(h)
     h = layers.Dense(64, activation="relu", name="dec_dense_64")(h)  # (B, 64)
     outputs = layers.Dense(output_dim, name="reconstruction")(h)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# ----------------------------------------------------------- convolutional nets
+CONV_ACTIVATIONS = ("relu", "leaky_relu")
+LEAKY_RELU_SLOPE = 0.2
+
+
+def _check_filters(filters) -> tuple[int, ...]:
+    try:
+        filters = tuple(filters)
+    except TypeError:
+        filters = None
+    if not filters or any(
+        isinstance(f, bool) or not isinstance(f, numbers.Integral) or f < 1
+        for f in filters
+    ):
+        raise ValueError(
+            "filters must be a non-empty sequence of integers >= 1, one per "
+            f"convolution. Received: filters={filters!r}"
+        )
+    return tuple(int(f) for f in filters)
+
+
+def _check_image_shape(name: str, shape) -> tuple[int, int, int]:
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        shape = None
+    if (
+        shape is None
+        or len(shape) != 3
+        or any(isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1
+               for d in shape)
+    ):
+        raise ValueError(
+            f"{name} must be (height, width, channels), three integers >= 1. "
+            f"Received: {name}={shape!r}"
+        )
+    return tuple(int(d) for d in shape)
+
+
+def _check_conv_options(
+    encoding_dim, filters, kernel_size, strides, dense_units, activation, dropout_rate
+):
+    check_int("encoding_dim", encoding_dim)
+    check_int("kernel_size", kernel_size)
+    check_int("strides", strides)
+    if dense_units is not None:
+        check_int("dense_units", dense_units)
+    if activation not in CONV_ACTIVATIONS:
+        raise ValueError(
+            f"activation must be one of {list(CONV_ACTIVATIONS)}. "
+            f"Received: activation={activation!r}"
+        )
+    check_float("dropout_rate", dropout_rate, maximum=1.0, exclusive_maximum=True)
+    return _check_filters(filters)
+
+
+def _activation(activation: str, name: str) -> layers.Layer:
+    if activation == "leaky_relu":
+        return layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=name)
+    return layers.ReLU(name=name)
+
+
+def _finish_block(h, index, prefix, batch_norm, activation, dropout_rate):
+    """BatchNorm (optional) → activation → Dropout (if rate > 0) after a layer."""
+    if batch_norm:
+        h = layers.BatchNormalization(name=f"{prefix}_batchnorm_{index}")(h)
+    h = _activation(activation, f"{prefix}_{activation}_{index}")(h)
+    if dropout_rate > 0:
+        h = layers.Dropout(dropout_rate, name=f"{prefix}_dropout_{index}")(h)
+    return h
+
+
+def conv_bottleneck_shape(
+    image_shape, n_convolutions: int, strides: int = 2
+) -> tuple[int, int]:
+    """Spatial size after `n_convolutions` stride-`strides` "same" convolutions.
+
+    The decoder starts from this size and upsamples back to exactly
+    `image_shape`, which requires height and width divisible by
+    `strides ** n_convolutions` (28 → 7 after two stride-2 convolutions,
+    64 → 8 after three, 64 → 4 after four).
+
+    Raises:
+        ValueError: if the image size is not divisible.
+    """
+    height, width = image_shape[0], image_shape[1]
+    factor = strides**n_convolutions
+    if height % factor or width % factor:
+        raise ValueError(
+            f"Image size {height}x{width} is not divisible by {factor} = "
+            f"strides**len(filters) = {strides}**{n_convolutions}, so the "
+            "decoder cannot upsample back to it exactly; use fewer filters "
+            "(convolutions), another stride, or resize/pad the images."
+        )
+    return height // factor, width // factor
+
+
+def build_conv_encoder(
+    input_shape,
+    encoding_dim: int = 16,
+    filters=(32, 64),
+    kernel_size: int = 3,
+    strides: int = 2,
+    dense_units: int | None = None,
+    batch_norm: bool = False,
+    activation: str = "relu",
+    dropout_rate: float = 0.0,
+    name: str = "encoder",
+) -> keras.Model:
+    """A convolutional encoder for images.
+
+    One block per entry of `filters`: `Conv2D(f, kernel_size, strides,
+    padding="same")` → `BatchNormalization` (if `batch_norm`) → activation →
+    `Dropout` (if `dropout_rate > 0`). Then `Flatten`, an optional hidden
+    `Dense(dense_units)` block, and two linear heads `z_mean` and `z_log_var`.
+
+    Args:
+        input_shape: `(height, width, channels)` of one image.
+        encoding_dim: latent size. Defaults to 16.
+        filters: channels of each convolution, in order. Defaults to
+            `(32, 64)`.
+        kernel_size: square kernel size. Defaults to 3.
+        strides: stride of every convolution. Defaults to 2.
+        dense_units: width of a hidden dense layer before the heads, or
+            `None` for none. Defaults to `None`.
+        batch_norm: add BatchNormalization after each convolution (whose
+            bias is then dropped). Defaults to `False`.
+        activation: `"relu"` or `"leaky_relu"` (slope 0.2). Defaults to
+            `"relu"`.
+        dropout_rate: dropout after each hidden block. Defaults to 0.0.
+        name: model name. Defaults to `"encoder"`.
+
+    Returns:
+        A functional model `(batch, *input_shape) -> [(batch, encoding_dim)] * 2`.
+    """
+    input_shape = _check_image_shape("input_shape", input_shape)
+    filters = _check_conv_options(
+        encoding_dim, filters, kernel_size, strides, dense_units, activation,
+        dropout_rate,
+    )
+    block = dict(batch_norm=batch_norm, activation=activation, dropout_rate=dropout_rate)
+
+    inputs = keras.Input(shape=input_shape, name="x")  # (B, H, W, C)
+    h = inputs
+    for index, n_filters in enumerate(filters, start=1):
+        h = layers.Conv2D(
+            n_filters, kernel_size, strides=strides, padding="same",
+            use_bias=not batch_norm, name=f"enc_conv_{index}",
+        )(h)  # (B, H / strides**index, W / strides**index, n_filters)
+        h = _finish_block(h, index, "enc", **block)
+    h = layers.Flatten(name="enc_flatten")(h)  # e.g. (B, 7 * 7 * 64) for MNIST
+    if dense_units is not None:
+        h = layers.Dense(dense_units, name="enc_dense")(h)  # (B, dense_units)
+        h = _finish_block(h, "dense", "enc", **{**block, "batch_norm": False})
+    z_mean = layers.Dense(encoding_dim, name="z_mean")(h)  # (B, encoding_dim)
+    z_log_var = layers.Dense(encoding_dim, name="z_log_var")(h)  # (B, encoding_dim)
+    return keras.Model(inputs, [z_mean, z_log_var], name=name)
+
+
+def build_conv_decoder(
+    output_shape,
+    encoding_dim: int = 16,
+    filters=(64, 32),
+    kernel_size: int = 3,
+    strides: int = 2,
+    dense_units: int | None = None,
+    batch_norm: bool = False,
+    activation: str = "relu",
+    dropout_rate: float = 0.0,
+    name: str = "decoder",
+) -> keras.Model:
+    """A transposed-convolution decoder, the mirror of `build_conv_encoder`.
+
+    `z` → optional hidden `Dense(dense_units)` block → `Dense` to
+    `h0 * w0 * filters[0]` → `Reshape((h0, w0, filters[0]))`, where
+    `(h0, w0) = output size / strides**len(filters)` (see
+    `conv_bottleneck_shape`). Then one `Conv2DTranspose(f, kernel_size,
+    strides, padding="same")` block (BatchNorm, activation, Dropout as in the
+    encoder) per remaining entry `f` of `filters`, and a final linear
+    `Conv2DTranspose(output_shape[-1], ...)` doing the last upsampling. With
+    `filters` the reverse of the encoder's, every feature map mirrors the
+    encoder's: MNIST `(B, 7, 7, 64) → (B, 14, 14, 32) → (B, 28, 28, 1)`.
+
+    The output is linear because the likelihood decides what it means:
+    `"bernoulli"` reads it as logits (`BetaVAE.decode` applies the sigmoid),
+    `"mse"` and `"gaussian"` as the mean reconstruction.
+
+    Args:
+        output_shape: `(height, width, channels)` of one image; height and
+            width must be divisible by `strides ** len(filters)`.
+        encoding_dim: latent size. Defaults to 16.
+        filters: channels of the reshaped feature map, then of each hidden
+            transposed convolution. `len(filters)` upsamplings are done in
+            all. Defaults to `(64, 32)`.
+        kernel_size, strides, dense_units, batch_norm, activation,
+            dropout_rate: as in `build_conv_encoder`.
+        name: model name. Defaults to `"decoder"`.
+
+    Returns:
+        A functional model `(batch, encoding_dim) -> (batch, *output_shape)`.
+
+    Raises:
+        ValueError: for bad arguments, or an output size that is not
+            divisible by `strides ** len(filters)`.
+    """
+    output_shape = _check_image_shape("output_shape", output_shape)
+    filters = _check_conv_options(
+        encoding_dim, filters, kernel_size, strides, dense_units, activation,
+        dropout_rate,
+    )
+    height, width = conv_bottleneck_shape(output_shape, len(filters), strides)
+    block = dict(batch_norm=batch_norm, activation=activation, dropout_rate=dropout_rate)
+    dense_block = {**block, "batch_norm": False}
+
+    inputs = keras.Input(shape=(encoding_dim,), name="z")  # (B, encoding_dim)
+    h = inputs
+    if dense_units is not None:
+        h = layers.Dense(dense_units, name="dec_dense")(h)  # (B, dense_units)
+        h = _finish_block(h, "dense", "dec", **dense_block)
+    h = layers.Dense(height * width * filters[0], name="dec_project")(h)
+    h = _finish_block(h, "project", "dec", **dense_block)
+    h = layers.Reshape((height, width, filters[0]), name="dec_reshape")(h)
+    # e.g. (B, 7, 7, 64) for MNIST, (B, 8, 8, 128) for dSprites
+    for index, n_filters in enumerate(filters[1:], start=1):
+        h = layers.Conv2DTranspose(
+            n_filters, kernel_size, strides=strides, padding="same",
+            use_bias=not batch_norm, name=f"dec_conv_transpose_{index}",
+        )(h)  # spatial size × strides, n_filters channels, e.g. (B, 14, 14, 32)
+        h = _finish_block(h, index, "dec", **block)
+    outputs = layers.Conv2DTranspose(
+        output_shape[-1], kernel_size, strides=strides, padding="same",
+        name="reconstruction",
+    )(h)  # (B, *output_shape), linear
     return keras.Model(inputs, outputs, name=name)

@@ -2,7 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from betavae_tf import BetaVAE
+from betavae_tf import BetaVAE, load_vae
+from betavae_tf.layers import LearnedLogVariance
 from conftest import run_roundtrip_test
 
 
@@ -86,7 +87,7 @@ def numpy_dense_vae(model, x, eps):
     out = affine(relu(affine(h, dec, "dec_dense_64")), dec, "reconstruction")
     reconstruction = np.mean(np.sum((x - out) ** 2, axis=1))
     kl = np.mean(-0.5 * np.sum(1 + log_var - mu**2 - np.exp(log_var), axis=1))
-    return reconstruction, kl, mu, log_var
+    return reconstruction, kl, mu, log_var, out
 
 
 def test_losses_match_numpy_on_fixed_weights():
@@ -100,7 +101,7 @@ def test_losses_match_numpy_on_fixed_weights():
     model.sampling.seed_generator.state.assign(state)  # replay the eps it drew
     eps = keras.ops.convert_to_numpy(keras.random.normal((16, 4), seed=model.sampling.seed_generator))
 
-    reconstruction, kl, mu, log_var = numpy_dense_vae(model, x, eps)
+    reconstruction, kl, mu, log_var, _ = numpy_dense_vae(model, x, eps)
     assert losses["reconstruction_loss"] == pytest.approx(reconstruction, rel=1e-4)
     assert losses["kl_loss"] == pytest.approx(kl, rel=1e-4)
     assert losses["total_loss"] == pytest.approx(reconstruction + 2.5 * kl, rel=1e-4)
@@ -263,3 +264,87 @@ def test_custom_networks_that_do_not_fit_are_refused():
         BetaVAE(encoder=encoder, decoder=other_decoder)
     with pytest.raises(ValueError, match="Pass both encoder and decoder"):
         BetaVAE(encoder=encoder)
+
+
+# ------------------------------------------------------- "gaussian" likelihood
+def seeded_losses(model, x, state):
+    """`compute_losses` in inference mode with the sampling noise set to `state`."""
+    model.sampling.seed_generator.state.assign(state)
+    return {k: float(v) for k, v in model.compute_losses(x, training=False).items()}
+
+
+def test_only_the_gaussian_likelihood_owns_a_trainable_log_variance():
+    gaussian = BetaVAE(input_dim=6, encoding_dim=2, likelihood="gaussian")
+    assert tuple(gaussian.log_variance.shape) == (6,)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(gaussian.log_variance), 0.0)
+    assert gaussian.log_variance.path.endswith("log_variance")
+    assert any(w is gaussian.log_variance for w in gaussian.trainable_weights)
+    for name in ("mse", "bernoulli"):
+        other = BetaVAE(input_dim=6, encoding_dim=2, likelihood=name)
+        assert other.log_variance is None
+        assert len(other.weights) == len(gaussian.weights) - 1
+    encoder, decoder = small_conv_networks()
+    image_model = BetaVAE(encoder=encoder, decoder=decoder, likelihood="gaussian")
+    assert tuple(image_model.log_variance.shape) == (8, 8, 1)
+
+
+def test_gaussian_losses_match_numpy_and_decode_returns_the_mean():
+    rng = np.random.default_rng(1)
+    model = BetaVAE(input_dim=10, encoding_dim=4, beta=0.5, likelihood="gaussian", seed=5)
+    randomise_weights(model, rng)  # log_variance included: it is trainable
+    log_variance = keras.ops.convert_to_numpy(model.log_variance).astype("float64")
+    assert np.ptp(log_variance) > 0.1
+    x = rng.normal(size=(16, 10)).astype("float32")
+
+    state = keras.ops.convert_to_numpy(model.sampling.seed_generator.state)
+    losses = seeded_losses(model, x, state)
+    model.sampling.seed_generator.state.assign(state)
+    eps = keras.ops.convert_to_numpy(keras.random.normal((16, 4), seed=model.sampling.seed_generator))
+
+    _, kl, mu, _, out = numpy_dense_vae(model, x, eps)
+    nll = 0.5 * ((x - out) ** 2 / np.exp(log_variance) + log_variance + np.log(2 * np.pi))
+    assert losses["reconstruction_loss"] == pytest.approx(np.mean(nll.sum(axis=1)), rel=1e-4)
+    assert losses["total_loss"] == pytest.approx(np.mean(nll.sum(axis=1)) + 0.5 * kl, rel=1e-4)
+    # decode returns the decoder's output, the mean μ, with no squashing.
+    np.testing.assert_allclose(model.decode(mu), model.decoder(mu), rtol=1e-6)
+
+
+def test_learned_log_variance_layer_roundtrip(tmp_path):
+    layer = LearnedLogVariance((2, 3), name="log_variance")
+    assert [tuple(w.shape) for w in layer.trainable_weights] == [(2, 3)]
+    x = np.random.rand(4, 2, 3).astype("float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), np.zeros((4, 2, 3)))
+    clone = run_roundtrip_test(layer, x, (4, 2, 3), 1, tmp_path)
+    assert clone.feature_shape == (2, 3)
+
+
+def test_gaussian_model_roundtrip_keeps_the_learned_variance(tmp_path):
+    rng = np.random.default_rng(2)
+    model = BetaVAE(input_dim=7, encoding_dim=3, likelihood="gaussian", seed=6)
+    model.log_variance.assign(rng.normal(-1.0, 0.5, size=(7,)))
+    x = rng.normal(size=(9, 7)).astype("float32")
+    state = keras.ops.convert_to_numpy(model.sampling.seed_generator.state)
+    expected = seeded_losses(model, x, state)
+
+    clone = run_roundtrip_test(model, x, (9, 7), len(model.weights), tmp_path)
+    assert clone.likelihood.name == "gaussian" and tuple(clone.log_variance.shape) == (7,)
+    for extension in ("h5", "keras"):
+        reloaded = load_vae(tmp_path / f"roundtrip.{extension}")
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(reloaded.log_variance),
+            keras.ops.convert_to_numpy(model.log_variance), err_msg=extension)
+        assert seeded_losses(reloaded, x, state) == expected
+
+
+def test_training_with_small_noise_learns_a_small_variance():
+    rng = np.random.default_rng(3)
+    signal = rng.normal(size=(512, 2)) @ rng.normal(size=(2, 8))  # rank-2 data
+    x = (signal + rng.normal(0.0, 0.05, size=signal.shape)).astype("float32")
+    model = BetaVAE(input_dim=8, encoding_dim=2, beta=0.1, dropout_rate=0.0,
+                    likelihood="gaussian", seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = model.fit(x, epochs=8, batch_size=16, verbose=0).history
+    log_variance = keras.ops.convert_to_numpy(model.log_variance)
+    assert (log_variance < 0).all() and log_variance.mean() < -1.0
+    assert np.isfinite(history["loss"]).all()
+    assert history["reconstruction_loss"][-1] < 0.6 * history["reconstruction_loss"][0]

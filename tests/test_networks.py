@@ -1,0 +1,165 @@
+import keras
+import numpy as np
+import pytest
+
+from betavae_tf.networks import build_conv_decoder, build_conv_encoder, conv_bottleneck_shape
+from betavae_tf.presets import CONV_PRESETS, build_conv_beta_vae, conv_preset
+from conftest import run_roundtrip_test
+
+IMAGE_SHAPES = {"mnist": (28, 28, 1), "dsprites": (64, 64, 1), "faces": (64, 64, 3)}
+LATENT_SIZES = {"mnist": 32, "dsprites": 16, "faces": 128}
+
+
+def layers_of(network, kind):
+    return [layer for layer in network.layers if type(layer).__name__ == kind]
+
+
+def filters_of(network, kind):
+    return [layer.filters for layer in layers_of(network, kind)]
+
+
+def images(shape, n=2, seed=0):
+    return np.random.default_rng(seed).uniform(size=(n, *shape)).astype("float32")
+
+
+@pytest.fixture(scope="module")
+def full_size_models():
+    """The three presets at their default sizes, built once."""
+    keras.utils.set_random_seed(0)
+    return {name: build_conv_beta_vae(name, seed=0) for name in CONV_PRESETS}
+
+
+@pytest.mark.parametrize("name", sorted(IMAGE_SHAPES))
+def test_full_size_presets_have_the_documented_shapes(full_size_models, name):
+    model, shape, latent = full_size_models[name], IMAGE_SHAPES[name], LATENT_SIZES[name]
+    x = images(shape)
+    assert model.feature_shape == shape and model.encoding_dim == latent
+    z_mean, z_log_var = model.encode(x)
+    assert tuple(z_mean.shape) == tuple(z_log_var.shape) == (2, latent)
+    logits = model.decoder(z_mean)
+    assert tuple(logits.shape) == (2, *shape)
+    reconstruction = keras.ops.convert_to_numpy(model(x))
+    assert reconstruction.shape == (2, *shape)
+    # Linear decoder output read as logits: decode squashes them into (0, 1).
+    assert model.likelihood.name == "bernoulli"
+    assert model.decoder.get_layer("reconstruction").activation.__name__ == "linear"
+    np.testing.assert_allclose(reconstruction, keras.ops.sigmoid(model.decoder(z_mean)), rtol=1e-5)
+    assert tuple(model.sample(3, seed=1).shape) == (3, *shape)
+
+
+@pytest.mark.parametrize(
+    "name, encoder_filters, decoder_filters, batch_norms, activation, dropout",
+    [
+        ("mnist", [32, 64], [32, 1], (0, 0), "ReLU", None),
+        ("dsprites", [32, 64, 128], [64, 32, 1], (3, 2), "LeakyReLU", 0.2),
+        ("faces", [32, 64, 128, 256], [128, 64, 32, 3], (4, 3), "LeakyReLU", None),
+    ],
+)
+def test_presets_follow_the_seed_architectures(
+    full_size_models, name, encoder_filters, decoder_filters, batch_norms, activation, dropout
+):
+    encoder, decoder = full_size_models[name].encoder, full_size_models[name].decoder
+    assert filters_of(encoder, "Conv2D") == encoder_filters
+    assert not layers_of(encoder, "Conv2DTranspose") and not layers_of(decoder, "Conv2D")
+    # One transposed convolution per encoder convolution, the last one the output.
+    assert filters_of(decoder, "Conv2DTranspose") == decoder_filters
+    assert len(layers_of(encoder, "BatchNormalization")) == batch_norms[0]
+    assert len(layers_of(decoder, "BatchNormalization")) == batch_norms[1]
+    other = {"ReLU": "LeakyReLU", "LeakyReLU": "ReLU"}[activation]
+    for network in (encoder, decoder):
+        assert layers_of(network, activation) and not layers_of(network, other)
+        rates = {layer.rate for layer in layers_of(network, "Dropout")}
+        assert rates == (set() if dropout is None else {dropout})
+    assert all(layer.kernel_size == (conv_preset(name)["kernel_size"],) * 2
+               for layer in layers_of(encoder, "Conv2D") + layers_of(decoder, "Conv2DTranspose"))
+    if name == "mnist":  # conv → dense → (μ, log σ²); dense → transposed convs
+        assert encoder.get_layer("enc_dense").units == decoder.get_layer("dec_dense").units == 256
+    else:  # seeds 002/004: convolutions straight into the latent heads
+        assert [layer.name for layer in layers_of(decoder, "Dense")] == ["dec_project"]
+
+
+def test_decoder_feature_maps_mirror_the_encoders(full_size_models):
+    model = full_size_models["dsprites"]
+    encoder_maps = [tuple(layer.output.shape[1:]) for layer in layers_of(model.encoder, "Conv2D")]
+    decoder_maps = [tuple(model.decoder.get_layer("dec_reshape").output.shape[1:])] + [
+        tuple(layer.output.shape[1:]) for layer in layers_of(model.decoder, "Conv2DTranspose")]
+    assert encoder_maps == [(32, 32, 32), (16, 16, 64), (8, 8, 128)]
+    assert decoder_maps == encoder_maps[::-1] + [(64, 64, 1)]
+
+
+def test_overrides_replace_preset_keys_and_bad_names_are_listed():
+    model = build_conv_beta_vae(
+        "dsprites", beta=3.0, likelihood="mse", seed=7, encoding_dim=8,
+        filters=(4, 8), batch_norm=False, activation="relu", dropout_rate=0.0, kernel_size=3,
+    )
+    assert (model.encoding_dim, model.beta, model.seed, model.likelihood.name) == (8, 3.0, 7, "mse")
+    assert filters_of(model.encoder, "Conv2D") == [4, 8]
+    assert filters_of(model.decoder, "Conv2DTranspose") == [4, 1]
+    assert tuple(model.decoder.get_layer("dec_reshape").output.shape[1:]) == (16, 16, 8)
+    assert not layers_of(model.encoder, "BatchNormalization") + layers_of(model.encoder, "Dropout")
+    assert layers_of(model.encoder, "ReLU") and not layers_of(model.encoder, "LeakyReLU")
+    assert conv_preset("dsprites")["encoding_dim"] == 16  # the preset itself is untouched
+    preset = conv_preset("mnist")
+    preset["filters"] = (1,)
+    assert CONV_PRESETS["mnist"]["filters"] == (32, 64)
+
+    with pytest.raises(ValueError, match=r"Unknown preset 'cifar'; choose one of \['dsprites', 'faces', 'mnist'\]"):
+        build_conv_beta_vae("cifar")
+    with pytest.raises(ValueError, match=r"Unknown override\(s\) \['latent'\].*'encoding_dim'"):
+        build_conv_beta_vae("mnist", latent=4)
+
+
+@pytest.mark.parametrize(
+    "name, filters",
+    [("mnist", (4, 8)), ("dsprites", (4, 4, 8)), ("faces", (2, 4, 4, 8))],
+)
+def test_small_conv_models_roundtrip(tmp_path, name, filters):
+    model = build_conv_beta_vae(name, beta=2.0, seed=1, filters=filters, encoding_dim=3,
+                                dense_units=None if name != "mnist" else 8)
+    shape = IMAGE_SHAPES[name]
+    x = images(shape, n=3)
+    clone = run_roundtrip_test(model, x, (3, *shape), len(model.weights), tmp_path)
+    assert clone.feature_shape == shape and clone.encoding_dim == 3 and clone.beta == 2.0
+    assert filters_of(clone.encoder, "Conv2D") == list(filters)
+    assert len(layers_of(clone.encoder, "BatchNormalization")) == (0 if name == "mnist" else len(filters))
+
+
+def test_a_tiny_conv_model_trains_on_binary_images():
+    rng = np.random.default_rng(0)
+    probabilities = np.zeros((28, 28, 1))
+    probabilities[6:22, 10:18] = 0.9  # a noisy bar on a black background
+    x = (rng.uniform(size=(128, 28, 28, 1)) < probabilities).astype("float32")
+    model = build_conv_beta_vae("mnist", beta=1.0, seed=0, filters=(4, 8), dense_units=16, encoding_dim=4)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    before = model.evaluate(x, batch_size=64, verbose=0, return_dict=True)["total_loss"]
+    history = model.fit(x, epochs=2, batch_size=16, verbose=0).history
+    after = model.evaluate(x, batch_size=64, verbose=0, return_dict=True)["total_loss"]
+    assert np.isfinite(history["loss"]).all()
+    assert history["loss"][1] < history["loss"][0]
+    assert after < 0.8 * before
+
+
+def test_conv_builders_standalone_and_their_errors():
+    encoder = build_conv_encoder((32, 48, 2), encoding_dim=5, filters=(4, 8, 8), kernel_size=4,
+                                 dense_units=6, batch_norm=True, activation="leaky_relu", dropout_rate=0.1)
+    assert [tuple(o.shape) for o in encoder.outputs] == [(None, 5), (None, 5)]
+    assert tuple(encoder.get_layer("enc_conv_3").output.shape) == (None, 4, 6, 8)
+    assert not encoder.get_layer("enc_conv_1").use_bias  # BatchNorm supplies the shift
+    decoder = build_conv_decoder((32, 48, 2), encoding_dim=5, filters=(8, 8, 4), kernel_size=4, strides=2)
+    assert tuple(decoder.output.shape) == (None, 32, 48, 2)
+    assert tuple(decoder.get_layer("dec_reshape").output.shape) == (None, 4, 6, 8)
+    assert tuple(build_conv_decoder((27, 27, 1), 2, filters=(4,), strides=3).output.shape) == (None, 27, 27, 1)
+    assert conv_bottleneck_shape((64, 64, 3), 4) == (4, 4)
+
+    with pytest.raises(ValueError, match=r"Image size 30x30 is not divisible by 4 = strides\*\*len\(filters\) = 2\*\*2"):
+        build_conv_decoder((30, 30, 1), filters=(8, 4))
+    with pytest.raises(ValueError, match=r"Image size 28x28 is not divisible by 8"):
+        build_conv_beta_vae("mnist", filters=(4, 8, 16))
+    with pytest.raises(ValueError, match=r"activation must be one of \['relu', 'leaky_relu'\]"):
+        build_conv_encoder((28, 28, 1), activation="tanh")
+    with pytest.raises(ValueError, match=r"filters must be a non-empty sequence of integers >= 1"):
+        build_conv_encoder((28, 28, 1), filters=())
+    with pytest.raises(ValueError, match=r"input_shape must be \(height, width, channels\)"):
+        build_conv_encoder((784,))
+    with pytest.raises(ValueError, match=r"dropout_rate must be a finite number >= 0.0 and < 1.0"):
+        build_conv_decoder((28, 28, 1), dropout_rate=1.0)

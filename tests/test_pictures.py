@@ -1,0 +1,369 @@
+import os
+
+import keras
+import matplotlib.image
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.decomposition import PCA
+
+from betavae_tf import BetaVAE
+from betavae_tf.pictures import (
+    _display_images,
+    interpolate_latents,
+    latent_traversal,
+    mean_kl_per_dimension,
+    plot_interpolation,
+    plot_latent_pca,
+    plot_latent_traversals,
+    plot_reconstructions,
+    plot_samples,
+)
+
+RNG = np.random.default_rng(0)
+X_DENSE = RNG.normal(size=(12, 16)).astype("float32")
+X_CONV = RNG.uniform(size=(12, 8, 8, 1)).astype("float32")
+
+
+def conv_vae(latent=3):
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu")(inputs)
+    h = keras.layers.Flatten()(h)
+    encoder = keras.Model(inputs, [keras.layers.Dense(latent)(h), keras.layers.Dense(latent)(h)])
+    z = keras.Input((latent,))
+    h = keras.layers.Reshape((4, 4, 4))(keras.layers.Dense(64, activation="relu")(z))
+    decoder = keras.Model(z, keras.layers.Conv2DTranspose(1, 3, strides=2, padding="same")(h))
+    return BetaVAE(encoder=encoder, decoder=decoder, likelihood="bernoulli")
+
+
+def build(kind, seed):
+    """A model of `kind` with large random weights drawn from `seed`, so that even
+    untrained its reconstructions and samples vary visibly between models."""
+    keras.utils.set_random_seed(seed)
+    model = BetaVAE(input_dim=16, encoding_dim=3) if kind == "dense" else conv_vae()
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        if weight.path.endswith("moving_variance"):
+            weight.assign(rng.uniform(0.5, 2.0, weight.shape))
+        elif weight.trainable:
+            weight.assign(rng.normal(0, 0.6, weight.shape))
+    return model
+
+
+@pytest.fixture(scope="module")
+def models():
+    """Two models with different weights of each kind, and their data."""
+    pairs = {kind: (build(kind, 1), build(kind, 2)) for kind in ("dense", "conv")}
+    for first, second in pairs.values():
+        assert not np.array_equal(first.decoder.weights[0], second.decoder.weights[0])
+    return pairs
+
+
+def data(kind):
+    return X_DENSE if kind == "dense" else X_CONV
+
+
+def numpy_of(tensor):
+    return keras.ops.convert_to_numpy(tensor)
+
+
+def mosaic_of(figure):
+    """The RGBA grid the picture functions draw with a single imshow."""
+    return np.asarray(figure.axes[0].images[0].get_array())
+
+
+def cell(mosaic, row, col, size=8):
+    """Gray value of grid cell (row, col) of a mosaic of size x size images."""
+    rows = round((mosaic.shape[0] + 1) / (size + 1))  # pad is 1 pixel for 8-pixel cells
+    assert mosaic.shape[0] == rows * (size + 1) - 1
+    top, left = row * (size + 1), col * (size + 1)
+    return mosaic[top : top + size, left : left + size, 0]
+
+
+RENDERERS = {
+    "reconstructions": lambda model, x, path: plot_reconstructions(model, x, n=4, save_path=path),
+    "samples": lambda model, x, path: plot_samples(model, n=6, seed=3, save_path=path),
+    "interpolation": lambda model, x, path: plot_interpolation(
+        model, x[0], x[1], steps=4, save_path=path),
+    "traversals": lambda model, x, path: plot_latent_traversals(
+        model, x, values=[-2, 0, 2], save_path=path),
+    "latent_pca": lambda model, x, path: plot_latent_pca(
+        model, x, labels=np.arange(12) % 3, save_path=path),
+}
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+@pytest.mark.parametrize("name", sorted(RENDERERS))
+def test_every_picture_is_written_and_its_pixels_depend_on_the_model(models, kind, name, tmp_path):
+    paths = [tmp_path / "new" / "folder" / f"{name}_{i}.png" for i in range(2)]
+    for model, path in zip(models[kind], paths):
+        figure = RENDERERS[name](model, data(kind), path)
+        assert figure.__class__.__name__ == "Figure"
+        assert path.stat().st_size > 1000
+    first, second = (matplotlib.image.imread(path) for path in paths)
+    assert first.ndim == 3 and first.shape == second.shape
+    assert np.abs(first - second).max() > 0.1  # other weights draw other pixels
+
+
+def test_reconstruction_grid_shows_originals_above_deterministic_reconstructions(models):
+    model = models["conv"][0]
+    figure = plot_reconstructions(model, X_CONV, n=3, save_path=None)
+    mosaic = mosaic_of(figure)
+    assert mosaic.shape == (2 * 9 - 1, 3 * 9 - 1, 4)
+    expected = numpy_of(model(X_CONV[:3]))
+    for i in range(3):
+        np.testing.assert_allclose(cell(mosaic, 0, i), X_CONV[i, ..., 0], atol=1e-6)
+        np.testing.assert_allclose(cell(mosaic, 1, i), expected[i, ..., 0], atol=1e-6)
+    axes = figure.axes[0]
+    assert [t.get_text() for t in axes.get_yticklabels()] == ["original", "reconstruction"]
+    assert len(figure.axes) == 1  # images in [0, 1]: no colourbar
+    # n larger than the data shows all of it
+    assert mosaic_of(plot_reconstructions(model, X_CONV[:2], n=50, save_path=None)).shape[1] == 17
+
+
+def test_vectors_are_auto_scaled_per_figure_and_postprocessed(models):
+    model = models["dense"][0]
+    figure = plot_reconstructions(model, X_DENSE, n=2, save_path=None)
+    shown = np.concatenate([X_DENSE[:2], numpy_of(model(X_DENSE[:2]))])
+    low, high = shown.min(), shown.max()
+    colorbar = figure.axes[1]
+    np.testing.assert_allclose(colorbar.get_ylim(), (low, high), rtol=1e-6)
+    mosaic = mosaic_of(figure)
+    expected = (X_DENSE[0].reshape(4, 4) - low) / (high - low)
+    np.testing.assert_allclose(cell(mosaic, 0, 0, size=4), expected, atol=1e-6)
+
+    figure = plot_reconstructions(
+        model, X_DENSE, n=2, save_path=None, postprocess=lambda a: 2 * a + 5
+    )
+    np.testing.assert_allclose(figure.axes[1].get_ylim(), (2 * low + 5, 2 * high + 5), rtol=1e-6)
+    np.testing.assert_allclose(mosaic_of(figure), mosaic, atol=1e-6)  # an affine map: same picture
+
+    figure = plot_reconstructions(model, X_DENSE, n=2, save_path=None, vmin=0.0, vmax=0.5)
+    assert figure.axes[1].get_ylim() == (0.0, 0.5)
+    np.testing.assert_allclose(
+        cell(mosaic_of(figure), 0, 0, size=4),
+        np.clip(X_DENSE[0].reshape(4, 4) / 0.5, 0, 1),
+        atol=1e-6,
+    )
+
+
+def test_display_helper_shapes_clipping_and_nan():
+    assert _display_images(np.zeros((2, 64))).rgba.shape == (2, 8, 8, 4)
+    strip = _display_images(np.arange(20.0).reshape(2, 10))
+    assert strip.rgba.shape == (2, 1, 10, 4)
+    np.testing.assert_allclose(strip.rgba[1, 0, :, 0], np.arange(10, 20) / 19)
+    assert _display_images(np.zeros((2, 16)), image_shape=(2, 8)).rgba.shape == (2, 2, 8, 4)
+    rgb = _display_images(np.array([[[[-1.0, 0.25, 2.0]]]]))
+    assert not rgb.grayscale
+    np.testing.assert_allclose(rgb.rgba[0, 0, 0], [0.0, 0.25, 1.0, 1.0])
+    with_nan = _display_images(np.array([[[[np.nan]], [[0.5]]]]))
+    np.testing.assert_allclose(with_nan.rgba[0, :, 0], [[0, 0, 0, 0], [0.5, 0.5, 0.5, 1]])
+    constant = _display_images(np.full((1, 4), 3.0))
+    np.testing.assert_allclose(constant.rgba[..., 0], 0.5)
+    with pytest.raises(ValueError, match=r"image_shape must be .* 16 values .*=\(3, 5\)"):
+        _display_images(np.zeros((1, 16)), image_shape=(3, 5))
+    with pytest.raises(ValueError, match="Cannot show images with 2 channels"):
+        _display_images(np.zeros((1, 4, 4, 2)))
+    with pytest.raises(ValueError, match="vmin < vmax"):
+        _display_images(np.zeros((1, 4)), vmin=1.0, vmax=1.0)
+    with pytest.raises(ValueError, match="postprocess must return an array of 1 examples"):
+        _display_images(np.zeros((1, 4)), postprocess=lambda a: a[0])
+
+
+def test_strips_for_vectors_that_are_not_square(models):
+    figure = plot_samples(models["dense"][0], n=4, save_path=None, image_shape=(1, 16))
+    mosaic = mosaic_of(figure)
+    assert mosaic.shape[:2] == (2 * 5 - 1, 2 * 17 - 1)  # strips drawn 4 pixels high, 1-pixel gaps
+    assert figure.axes[0].get_aspect() == "auto"
+
+
+def test_samples_match_model_sample_and_individual_files(models, tmp_path):
+    model = models["conv"][0]
+    folder = tmp_path / "generated_images"
+    plot_samples(model, n=5, seed=3, save_path=tmp_path / "samples.png", individual_dir=folder)
+    names = sorted(os.listdir(folder))
+    assert names == [f"sample_{i:04d}.png" for i in range(5)]
+    expected = np.round(numpy_of(model.sample(5, seed=3))[..., 0] * 255)
+    for i, name in enumerate(names):
+        with Image.open(folder / name) as image:
+            assert image.mode == "L" and image.size == (8, 8)
+            assert np.abs(np.asarray(image, dtype=float) - expected[i]).max() <= 1
+    grid = mosaic_of(plot_samples(model, n=5, seed=3, save_path=None, batch_size=2))
+    assert grid.shape == (2 * 9 - 1, 3 * 9 - 1, 4)  # 5 samples on a 2 x 3 grid
+    np.testing.assert_allclose(cell(grid, 1, 1), expected[4] / 255, atol=1 / 255)
+    assert grid[9:, 18:, 3].max() == 0  # the sixth cell is empty (transparent)
+    other = mosaic_of(plot_samples(model, n=5, seed=4, save_path=None))
+    assert np.abs(other - grid).max() > 0.05
+
+
+def test_interpolate_latents_is_exact_and_evenly_spaced():
+    path = interpolate_latents(np.array([0.0, 1.0, 2.0]), np.array([3.0, 1.0, -2.0]), 4)
+    expected = [[0, 1, 2], [1, 1, 2 / 3], [2, 1, -2 / 3], [3, 1, -2]]
+    np.testing.assert_allclose(path, expected, atol=1e-12)
+    start, end = RNG.normal(size=(2, 5)).astype("float32")
+    path = interpolate_latents(start, end[None], 7)
+    assert path.shape == (7, 5) and path.dtype == np.float32
+    np.testing.assert_array_equal(path[0], start)
+    np.testing.assert_array_equal(path[-1], end)
+    np.testing.assert_allclose(np.diff(path, axis=0), np.tile((end - start) / 6, (6, 1)), atol=1e-6)
+    with pytest.raises(ValueError, match=r"steps must be an integer >= 2. Received: steps=1"):
+        interpolate_latents(start, end, 1)
+    with pytest.raises(ValueError, match="same size; got sizes 5 and 3"):
+        interpolate_latents(start, end[:3], 3)
+
+
+def test_interpolation_strip_has_labelled_originals_at_its_ends(models):
+    model = models["conv"][0]
+    figure = plot_interpolation(model, X_CONV[0], X_CONV[1:2], steps=3, save_path=None)
+    labels = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert labels == ["start\n(original)", "t=0.00", "t=0.50", "t=1.00", "end\n(original)"]
+    mosaic = mosaic_of(figure)
+    z_mean = numpy_of(model.encode(X_CONV[:2])[0])
+    decoded = numpy_of(model.decode(interpolate_latents(z_mean[0], z_mean[1], 3)))
+    np.testing.assert_allclose(cell(mosaic, 0, 0), X_CONV[0, ..., 0], atol=1e-6)
+    np.testing.assert_allclose(cell(mosaic, 0, 4), X_CONV[1, ..., 0], atol=1e-6)
+    for i in range(3):
+        np.testing.assert_allclose(cell(mosaic, 0, i + 1), decoded[i, ..., 0], atol=1e-6)
+
+
+def test_latent_traversal_shapes_and_values(models):
+    model = models["conv"][0]
+    images, dims = latent_traversal(model, X_CONV)
+    assert images.shape == (3, 9, 8, 8, 1) and sorted(dims.tolist()) == [0, 1, 2]
+    images, dims = latent_traversal(model, X_CONV[0], dims=[2, 0], values=[-1.0, 1.5])
+    assert images.shape == (2, 2, 8, 8, 1) and dims.tolist() == [2, 0]
+    base = numpy_of(model.encode(X_CONV[:1])[0])[0]
+    code = base.copy()
+    code[0] = 1.5
+    np.testing.assert_allclose(images[1, 1], numpy_of(model.decode(code[None]))[0], atol=1e-6)
+    images, _ = latent_traversal(model, X_CONV[:1], dims=[1], values=[0.5], relative=True)
+    code = base.copy()
+    code[1] += 0.5
+    np.testing.assert_allclose(images[0, 0], numpy_of(model.decode(code[None]))[0], atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def informative_model():
+    """Dense model whose latent means are the constants (0, 3, 1) and variances 1:
+    KL per dimension (0, 4.5, 0.5) nats."""
+    keras.utils.set_random_seed(5)
+    model = BetaVAE(input_dim=16, encoding_dim=3)
+    for name, bias in (("z_mean", [0.0, 3.0, 1.0]), ("z_log_var", [0.0, 0.0, 0.0])):
+        layer = model.encoder.get_layer(name)
+        layer.kernel.assign(np.zeros(layer.kernel.shape))
+        layer.bias.assign(bias)
+    return model
+
+
+def test_traversal_rows_are_ordered_by_kl(informative_model, tmp_path):
+    kl = mean_kl_per_dimension(informative_model, X_DENSE)
+    np.testing.assert_allclose(kl, [0, 4.5, 0.5], atol=1e-6)
+    assert latent_traversal(informative_model, X_DENSE)[1].tolist() == [1, 2, 0]
+    figure = plot_latent_traversals(informative_model, X_DENSE, save_path=tmp_path / "t.png")
+    labels = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    assert labels == ["z1  KL=4.50 nats", "z2  KL=0.50 nats", "z0  KL=0.00 nats"]
+    columns = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert columns == ["-3", "-2.25", "-1.5", "-0.75", "+0", "+0.75", "+1.5", "+2.25", "+3"]
+    figure = plot_latent_traversals(informative_model, X_DENSE, n_dims=1, save_path=None)
+    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["z1  KL=4.50 nats"]
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_traversal_gif_has_one_frame_per_value(models, kind, tmp_path):
+    gif = tmp_path / "gifs" / "traversal.gif"
+    plot_latent_traversals(
+        models[kind][0], data(kind), values=np.linspace(-2, 2, 5), save_path=None, gif_path=gif
+    )
+    with Image.open(gif) as image:
+        assert image.format == "GIF" and image.n_frames == 5 and image.info["loop"] == 0
+        image.seek(0)
+        first = np.asarray(image.convert("L"), dtype=float)
+        image.seek(4)
+        last = np.asarray(image.convert("L"), dtype=float)
+    assert first.shape[0] > 3 * 96 and first.shape == last.shape  # three rows, enlarged
+    assert np.abs(first - last).max() > 10
+
+
+def test_latent_pca_scatter_legend_and_colourbar(models, tmp_path):
+    model = models["dense"][0]
+    figure = plot_latent_pca(model, X_DENSE, save_path=None)
+    z_mean = numpy_of(model.encode(X_DENSE)[0]).astype(float)
+    expected = PCA(n_components=2).fit_transform(z_mean)
+    np.testing.assert_allclose(figure.axes[0].collections[0].get_offsets(), expected, atol=1e-5)
+
+    figure = plot_latent_pca(
+        model, X_DENSE, labels=np.arange(12) % 3, label_name="digit", save_path=None
+    )
+    legend = figure.axes[0].get_legend()
+    assert legend.get_title().get_text() == "digit"
+    assert [t.get_text() for t in legend.get_texts()] == ["0", "1", "2"]
+    assert len(figure.axes) == 1
+    figure = plot_latent_pca(model, X_DENSE, labels=np.array(list("abcabcabcabc")), save_path=None)
+    assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["a", "b", "c"]
+
+    factor = np.linspace(0.0, 1.0, 12)
+    figure = plot_latent_pca(
+        model, X_DENSE, labels=factor, label_name="scale", save_path=tmp_path / "c.png"
+    )
+    assert figure.axes[0].get_legend() is None and figure.axes[1].get_ylabel() == "scale"
+    np.testing.assert_allclose(figure.axes[0].collections[0].get_array(), factor)
+    # 12 distinct integers: a continuous scale unless categorical=True
+    figure = plot_latent_pca(model, X_DENSE, labels=np.arange(12), save_path=None)
+    assert len(figure.axes) == 2
+    figure = plot_latent_pca(model, X_DENSE, labels=np.arange(12), categorical=True, save_path=None)
+    assert len(figure.axes[0].get_legend().get_texts()) == 12
+
+
+def test_latent_pca_of_a_one_dimensional_latent_and_of_one_example(tmp_path):
+    keras.utils.set_random_seed(7)
+    model = BetaVAE(input_dim=16, encoding_dim=1)
+    labels = np.linspace(0, 1, 12)
+    figure = plot_latent_pca(model, X_DENSE, labels=labels, save_path=tmp_path / "p.png")
+    axes = figure.axes[0]
+    assert axes.get_xlabel() == "example index"
+    offsets = axes.collections[0].get_offsets()
+    np.testing.assert_allclose(offsets[:, 0], np.arange(12))
+    np.testing.assert_allclose(offsets[:, 1], numpy_of(model.encode(X_DENSE)[0])[:, 0], atol=1e-6)
+    assert (tmp_path / "p.png").stat().st_size > 1000
+    single = build("dense", 1)
+    figure = plot_latent_pca(single, X_DENSE[:1], save_path=None)
+    np.testing.assert_allclose(figure.axes[0].collections[0].get_offsets(), [[0.0, 0.0]])
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: plot_reconstructions(m, np.zeros((4, 10)), save_path=None),
+         r"x has examples of shape \(10,\) but the model expects \(16,\)"),
+        (lambda m: plot_reconstructions(m, np.zeros((0, 16)), save_path=None),
+         "x has 0 examples but at least 1 are needed"),
+        (lambda m: plot_reconstructions(m, X_DENSE, n=0, save_path=None),
+         "n must be an integer >= 1. Received: n=0"),
+        (lambda m: plot_samples(m, n=0, save_path=None),
+         "n must be an integer >= 1. Received: n=0"),
+        (lambda m: plot_samples(m, n=2, seed=-1, save_path=None), "seed must be an integer >= 0"),
+        (lambda m: plot_interpolation(m, X_DENSE[0], X_DENSE[1], steps=1, save_path=None),
+         "steps must be an integer >= 2. Received: steps=1"),
+        (lambda m: plot_interpolation(m, np.zeros(10), X_DENSE[1], save_path=None),
+         r"x_start has shape \(10,\) but the model expects examples of shape \(16,\)"),
+        (lambda m: plot_interpolation(m, X_DENSE[0], X_DENSE[:2], save_path=None),
+         "x_end must be one example of shape \\(16,\\), but it has 2 examples"),
+        (lambda m: plot_latent_pca(m, X_DENSE, labels=[0, 1, 2], save_path=None),
+         r"labels has shape \(3,\) but x has 12 examples; pass one label per example"),
+        (lambda m: plot_latent_pca(m, np.zeros((0, 16)), save_path=None), "x has 0 examples"),
+        (lambda m: plot_latent_traversals(m, X_DENSE, n_dims=4, save_path=None),
+         "n_dims=4 but the model has 3 latent dimensions; pass n_dims <= 3"),
+        (lambda m: plot_latent_traversals(m, np.zeros((0, 16)), save_path=None),
+         "x has 0 examples"),
+        (lambda m: plot_latent_traversals(m, X_DENSE, values=[], save_path=None),
+         "values must be a non-empty 1-D sequence"),
+        (lambda m: latent_traversal(m, X_DENSE, dims=[0, 3]),
+         r"dims must be latent indices in \[0, 2\]"),
+        (lambda m: plot_samples(m, n=2, image_shape=(3, 3), save_path=None),
+         "image_shape must be .* with 16 values"),
+    ],
+)
+def test_bad_arguments_give_one_line_errors(models, call, message):
+    with pytest.raises(ValueError, match=message) as error:
+        call(models["dense"][0])
+    assert "\n" not in str(error.value)

@@ -16,16 +16,33 @@ from betavae_tf.callbacks import (  # noqa: E402
     DelayedReduceLROnPlateau,
     KLAnnealing,
 )
-from betavae_tf.layers import Sampling  # noqa: E402
+from betavae_tf.layers import LearnedLogVariance, Sampling  # noqa: E402
 from betavae_tf.losses import (  # noqa: E402
     LIKELIHOODS,
     kl_divergence,
     kl_divergence_per_dimension,
 )
 from betavae_tf.models import BetaVAE  # noqa: E402
-from betavae_tf.networks import build_dense_decoder, build_dense_encoder  # noqa: E402
+from betavae_tf.networks import (  # noqa: E402
+    build_conv_decoder,
+    build_conv_encoder,
+    build_dense_decoder,
+    build_dense_encoder,
+)
+from betavae_tf.pictures import (  # noqa: E402
+    interpolate_latents,
+    latent_traversal,
+    mean_kl_per_dimension,
+    plot_interpolation,
+    plot_latent_pca,
+    plot_latent_traversals,
+    plot_reconstructions,
+    plot_samples,
+)
 from betavae_tf.plotting import plot_vae_history  # noqa: E402
+from betavae_tf.presets import CONV_PRESETS, build_conv_beta_vae, conv_preset  # noqa: E402
 from betavae_tf.saving import custom_objects, load_vae, save_vae  # noqa: E402
+from betavae_tf.sweep import beta_sweep  # noqa: E402
 from betavae_tf.training import TrainingDivergedError, train_vae  # noqa: E402
 
 __version__ = "0.1.0"
@@ -33,17 +50,32 @@ __version__ = "0.1.0"
 __all__ = [
     "BestModelCheckpoint",
     "BetaVAE",
+    "CONV_PRESETS",
     "DelayedReduceLROnPlateau",
     "KLAnnealing",
     "LIKELIHOODS",
+    "LearnedLogVariance",
     "Sampling",
     "TrainingDivergedError",
+    "beta_sweep",
+    "build_conv_beta_vae",
+    "build_conv_decoder",
+    "build_conv_encoder",
     "build_dense_decoder",
     "build_dense_encoder",
+    "conv_preset",
     "custom_objects",
+    "interpolate_latents",
     "kl_divergence",
     "kl_divergence_per_dimension",
+    "latent_traversal",
     "load_vae",
+    "mean_kl_per_dimension",
+    "plot_interpolation",
+    "plot_latent_pca",
+    "plot_latent_traversals",
+    "plot_reconstructions",
+    "plot_samples",
     "plot_vae_history",
     "save_vae",
     "train_vae",

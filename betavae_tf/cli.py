@@ -1,8 +1,12 @@
-"""Command line: `betavae-tf train ...` (also `python -m betavae_tf train`).
+"""Command line: `betavae-tf COMMAND ...` (also `python -m betavae_tf ...`).
 
-A thin argparse layer: every flag maps one-to-one onto an argument of
-`BetaVAE`, `KLAnnealing`, `train_vae` or a data loader, and the resolved
-configuration is written as JSON beside the outputs.
+A thin argparse layer: flags map onto arguments of `BetaVAE`,
+`build_conv_beta_vae`, `KLAnnealing`, `train_vae`, the data sources and the
+picture functions. `train` writes its resolved configuration as JSON beside
+the model; the picture commands read it back to rebuild the same data.
+
+Commands: train, sweep, generate, reconstruct, interpolate, traverse,
+latent-plot. Each prints where it wrote its files.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import os
 import sys
 from typing import Sequence
 
-DEFAULT_DATA = "digits"
+DEFAULT_MODEL_PATH = os.path.join("checkpoints", "best_vae.h5")
+PRESET_FOR_DATA = {"mnist": "mnist", "dsprites": "dsprites", "images": "faces"}
 
 
 def _bounded(kind, minimum, maximum=None, exclusive_minimum=False):
@@ -38,74 +43,198 @@ def _bounded(kind, minimum, maximum=None, exclusive_minimum=False):
 
 
 def _data_spec(text: str) -> str:
-    kind, _, path = text.partition(":")
-    if text == DEFAULT_DATA or (kind in ("csv", "npy") and path):
-        return text
-    raise argparse.ArgumentTypeError(
-        f"{text!r} is not a data source; use 'digits', 'csv:FILE' or 'npy:FILE' "
-        "(.npy or .npz)"
-    )
+    from betavae_tf.data_sources import parse_source
+
+    try:
+        parse_source(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _add_data_arguments(parser, default: str | None = "digits"):
+    parser.add_argument("--data", type=_data_spec, default=default,
+                        help="digits (default, embedded), mnist[:DIR] (else $BETAVAE_DATA_DIR), "
+                        "dsprites[:FILE.npz] (generated without a file), images:DIR, csv:FILE, npy:FILE")
+    parser.add_argument("--val-fraction", type=_bounded(float, 0.0, 0.9, True), default=None,
+                        help="share held out for validation (default 0.2)")
+    parser.add_argument("--no-standardize", dest="standardize", action="store_false", default=None,
+                        help="keep vector features as they are (default: standardise with the training split)")
+    parser.add_argument("--n-samples", type=_bounded(int, 4), default=None,
+                        help="generated dSprites examples to train on (default 20000)")
+    parser.add_argument("--image-size", type=_bounded(int, 8), default=None,
+                        help="side of images read from an image folder (default 64)")
+    parser.add_argument("--seed", type=_bounded(int, 0), default=None, help="random seed (default 0)")
+
+
+def _add_model_arguments(parser):
+    parser.add_argument("--model", choices=("dense", "conv"), default="dense",
+                        help="dense: the seed's MLP (default); conv: the preset for the data")
+    parser.add_argument("--preset", choices=("mnist", "dsprites", "faces"), default=None,
+                        help="conv preset (default: mnist/dsprites/faces to match --data)")
+    parser.add_argument("--likelihood", choices=("mse", "bernoulli", "gaussian"), default=None,
+                        help="default: mse for vectors, bernoulli for images")
+    parser.add_argument("--encoding-dim", type=_bounded(int, 1), default=None,
+                        help="latent size (default 16, or the preset's)")
+    parser.add_argument("--dropout-rate", type=_bounded(float, 0.0, 0.99), default=None,
+                        help="dropout rate (default 0.2 dense, or the preset's)")
+
+
+def _add_training_arguments(parser, default_epochs: int):
+    parser.add_argument("--start-beta", type=_bounded(float, 0.0), default=0.0,
+                        help="beta at epoch 1 of the annealing (default 0.0)")
+    parser.add_argument("--anneal-epochs", type=_bounded(int, 0), default=10,
+                        help="epochs to ramp beta up from --start-beta; 0 disables (default 10)")
+    parser.add_argument("--epochs", type=_bounded(int, 1), default=default_epochs,
+                        help=f"most epochs to run (default {default_epochs})")
+    parser.add_argument("--batch-size", type=_bounded(int, 1), default=64, help="default 64")
+    parser.add_argument("--learning-rate", type=_bounded(float, 0.0, exclusive_minimum=True),
+                        default=1e-3, help="Adam learning rate (default 1e-3)")
+    parser.add_argument("--verbose", type=_bounded(int, 0, 2), default=1,
+                        help="Keras progress: 0 silent, 1 progress bar, 2 one line per epoch")
+
+
+def _add_picture_arguments(parser):
+    parser.add_argument("--model-path", default=DEFAULT_MODEL_PATH,
+                        help=f"a saved .h5/.keras model (default {DEFAULT_MODEL_PATH})")
+    parser.add_argument("--output-dir", default=".", help="where pictures go (default: current folder)")
+    _add_data_arguments(parser, default=None)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="betavae-tf", description="β-Variational Autoencoders with Keras."
-    )
+    parser = argparse.ArgumentParser(prog="betavae-tf", description="β-Variational Autoencoders with Keras.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
     train = commands.add_parser(
-        "train",
-        help="train a dense β-VAE with KL annealing (defaults: the embedded digits)",
-        description="Train the dense β-VAE with KL annealing, save the best model, "
-        "plot the losses. With no options: scikit-learn's 8x8 digits.",
-    )
-    train.add_argument("--data", type=_data_spec, default=DEFAULT_DATA,
-                       help="'digits' (default, no download), 'csv:FILE' or 'npy:FILE' (.npy/.npz)")
-    train.add_argument("--val-fraction", type=_bounded(float, 0.0, 0.9, True), default=0.2,
-                       help="share held out for validation (default 0.2)")
-    train.add_argument("--no-standardize", dest="standardize", action="store_false",
-                       help="keep features as they are (default: standardise with the training split)")
-    train.add_argument("--beta", type=_bounded(float, 0.0), default=1.0,
-                       help="target KL weight beta (default 1.0)")
-    train.add_argument("--start-beta", type=_bounded(float, 0.0), default=0.0,
-                       help="beta at epoch 1 of the annealing (default 0.0)")
-    train.add_argument("--anneal-epochs", type=_bounded(int, 0), default=10,
-                       help="epochs to ramp beta from --start-beta to --beta; 0 disables (default 10)")
-    train.add_argument("--encoding-dim", type=_bounded(int, 1), default=16,
-                       help="latent size (default 16)")
-    train.add_argument("--dropout-rate", type=_bounded(float, 0.0, 0.99), default=0.2,
-                       help="dropout rate (default 0.2)")
-    train.add_argument("--epochs", type=_bounded(int, 1), default=100,
-                       help="most epochs to run; early stopping may end sooner (default 100)")
-    train.add_argument("--batch-size", type=_bounded(int, 1), default=64, help="default 64")
-    train.add_argument("--learning-rate", type=_bounded(float, 0.0, exclusive_minimum=True),
-                       default=1e-3, help="Adam learning rate (default 1e-3)")
+        "train", help="train a β-VAE with KL annealing (default: dense, on the embedded digits)",
+        description="Train a β-VAE with KL annealing, save the best model, plot the losses. "
+        "With no options: the seed's dense network on scikit-learn's 8x8 digits.")
+    _add_data_arguments(train)
+    _add_model_arguments(train)
+    train.add_argument("--beta", type=_bounded(float, 0.0), default=1.0, help="target KL weight (default 1.0)")
+    _add_training_arguments(train, default_epochs=100)
     train.add_argument("--patience", type=_bounded(int, 0), default=5,
                        help="early-stopping patience in epochs (default 5)")
-    train.add_argument("--seed", type=_bounded(int, 0), default=0, help="random seed (default 0)")
     train.add_argument("--output-dir", default=".",
                        help="where checkpoints/ and vae_loss_plot.png go (default: current folder)")
     train.add_argument("--model-format", choices=("h5", "keras"), default="h5",
                        help="checkpoint format (default h5)")
-    train.add_argument("--verbose", type=_bounded(int, 0, 2), default=1,
-                       help="Keras progress: 0 silent, 1 progress bar, 2 one line per epoch")
+
+    sweep = commands.add_parser(
+        "sweep", help="train the same model at several β and compare them",
+        description="Train one model per β (same seed), then write a table (CSV, Markdown) of "
+        "train/test reconstruction and KL, their plots against β and traversals side by side.")
+    _add_data_arguments(sweep)
+    _add_model_arguments(sweep)
+    sweep.add_argument("--betas", type=_bounded(float, 0.0), nargs="+", default=[0.1, 1.0, 2.0, 4.0, 10.0],
+                       help="β values (default 0.1 1 2 4 10)")
+    _add_training_arguments(sweep, default_epochs=30)
+    sweep.set_defaults(anneal_epochs=0)
+    sweep.add_argument("--output-dir", default="beta_sweep", help="default: beta_sweep/")
+
+    generate = commands.add_parser("generate", help="decode samples from the prior")
+    _add_picture_arguments(generate)
+    generate.add_argument("--n", type=_bounded(int, 1, 10000), default=64, help="samples (default 64)")
+    generate.add_argument("--images-dir", default="generated_images",
+                          help="folder (inside --output-dir) for one PNG per sample (default generated_images)")
+
+    reconstruct = commands.add_parser("reconstruct", help="originals above their reconstructions")
+    _add_picture_arguments(reconstruct)
+    reconstruct.add_argument("--n", type=_bounded(int, 1, 100), default=10, help="examples (default 10)")
+
+    interpolate = commands.add_parser("interpolate", help="decode a line between two examples' codes")
+    _add_picture_arguments(interpolate)
+    interpolate.add_argument("--start", type=_bounded(int, 0), default=0, help="index of the first example")
+    interpolate.add_argument("--end", type=_bounded(int, 0), default=1, help="index of the second example")
+    interpolate.add_argument("--steps", type=_bounded(int, 2, 100), default=10, help="default 10")
+
+    traverse = commands.add_parser("traverse", help="latent traversals, most informative dimensions first")
+    _add_picture_arguments(traverse)
+    traverse.add_argument("--dims", type=_bounded(int, 1), default=None, help="rows (default: all dimensions)")
+    traverse.add_argument("--limit", type=_bounded(float, 0.0, exclusive_minimum=True), default=3.0,
+                          help="sweep each dimension over [-limit, limit] (default 3)")
+    traverse.add_argument("--columns", type=_bounded(int, 2, 50), default=9, help="default 9")
+    traverse.add_argument("--gif", action="store_true", help="also write traversals.gif")
+
+    latent = commands.add_parser("latent-plot", help="2-D PCA of the latent means, coloured by label")
+    _add_picture_arguments(latent)
     return parser
 
 
-def _load_data(args):
-    from betavae_tf import datasets
+# --------------------------------------------------------------------- helpers
+def _data_options(args, recorded: dict | None = None) -> dict:
+    """Data settings: flags first, then what `train` recorded, then defaults."""
+    recorded = recorded or {}
+    defaults = {"data": "digits", "val_fraction": 0.2, "standardize": True, "n_samples": 20000,
+                "image_size": 64, "seed": 0}
+    return {key: getattr(args, key, None) if getattr(args, key, None) is not None
+            else recorded.get(key, default) for key, default in defaults.items()}
 
-    if args.data == DEFAULT_DATA:
-        return datasets.load_digits(args.val_fraction, args.seed, args.standardize)
-    return datasets.load_vectors(
-        args.data.partition(":")[2], args.val_fraction, args.seed, args.standardize
+
+def _load_data(options: dict, batch_size: int = 64):
+    from betavae_tf.data_sources import load_data_source
+
+    return load_data_source(
+        options["data"], val_fraction=options["val_fraction"], seed=options["seed"],
+        standardize=options["standardize"], n_samples=options["n_samples"],
+        image_size=options["image_size"], batch_size=batch_size,
     )
 
 
+def _build_model(args, data, beta: float, seed: int):
+    """The model `args` asks for, and the data as that model takes it."""
+    from betavae_tf import BetaVAE
+    from betavae_tf.data_sources import flatten, parse_source
+    from betavae_tf.presets import build_conv_beta_vae
+
+    if args.model == "dense":
+        data = flatten(data)
+        likelihood = args.likelihood or ("bernoulli" if data.image_shape else "mse")
+        model = BetaVAE(
+            input_dim=data.feature_shape[0], encoding_dim=args.encoding_dim or 16, beta=beta,
+            dropout_rate=0.2 if args.dropout_rate is None else args.dropout_rate,
+            likelihood=likelihood, seed=seed,
+        )
+        return model, data
+    if data.image_shape is None:
+        raise ValueError(
+            f"--model conv needs image data (mnist, dsprites or images:DIR); got --data "
+            f"{args.data}. Use --model dense for vectors."
+        )
+    kind = parse_source(args.data)[0]
+    overrides = {"input_shape": tuple(data.feature_shape)}
+    if args.encoding_dim is not None:
+        overrides["encoding_dim"] = args.encoding_dim
+    if args.dropout_rate is not None:
+        overrides["dropout_rate"] = args.dropout_rate
+    model = build_conv_beta_vae(
+        args.preset or PRESET_FOR_DATA[kind], beta=beta, likelihood=args.likelihood,
+        seed=seed, **overrides,
+    )
+    return model, data
+
+
+def _display_options(data) -> dict:
+    """How to show decoded arrays: image shape for flat images, undo scaling."""
+    options = {}
+    if data.image_shape is not None and tuple(data.feature_shape) != tuple(data.image_shape):
+        options["image_shape"] = tuple(data.image_shape)
+    if data.standardizer is not None:
+        options["postprocess"] = data.standardizer.inverse_transform
+    return options
+
+
+def _report(files: dict) -> None:
+    for name, path in files.items():
+        print(f"Wrote {name}: {path}")
+
+
+# -------------------------------------------------------------------- commands
 def _train(args) -> int:
     import keras
     import numpy as np
 
-    from betavae_tf import BetaVAE, KLAnnealing, plot_vae_history, train_vae
+    from betavae_tf import KLAnnealing, plot_vae_history, train_vae
     from betavae_tf.training import TrainingDivergedError, best_epoch, warmup_epochs
 
     output_dir = os.path.abspath(args.output_dir)
@@ -114,37 +243,32 @@ def _train(args) -> int:
     plot_path = os.path.join(output_dir, "vae_loss_plot.png")
     summary_path = os.path.join(checkpoint_dir, "train_summary.json")
 
-    keras.utils.set_random_seed(args.seed)
-    x_train, x_val, scaler = _load_data(args)
-    if args.batch_size > len(x_train):
+    options = _data_options(args)
+    keras.utils.set_random_seed(options["seed"])
+    data = _load_data(options, args.batch_size)
+    annealing = args.anneal_epochs > 0
+    model, data = _build_model(args, data, args.start_beta if annealing else args.beta, options["seed"])
+    if isinstance(data.train, np.ndarray) and args.batch_size > len(data.train):
         raise ValueError(
-            f"--batch-size {args.batch_size} is larger than the {len(x_train)} training "
-            f"examples; pass --batch-size <= {len(x_train)}."
+            f"--batch-size {args.batch_size} is larger than the {len(data.train)} training "
+            f"examples; pass --batch-size <= {len(data.train)}."
         )
     os.makedirs(checkpoint_dir, exist_ok=True)
     if not os.access(output_dir, os.W_OK):
         raise OSError(f"The output folder {output_dir!r} is not writable; pass --output-dir.")
 
-    annealing = args.anneal_epochs > 0
-    model = BetaVAE(
-        input_dim=x_train.shape[1],
-        encoding_dim=args.encoding_dim,
-        beta=args.start_beta if annealing else args.beta,
-        dropout_rate=args.dropout_rate,
-        seed=args.seed,
-    )
-    scheduler = (
-        KLAnnealing(args.start_beta, args.beta, args.anneal_epochs) if annealing else None
-    )
+    scheduler = KLAnnealing(args.start_beta, args.beta, args.anneal_epochs) if annealing else None
+    size = f"{len(data.train)} train / {len(data.validation)} validation examples" if isinstance(
+        data.train, np.ndarray) else "streamed images"
     print(
-        f"Training a dense β-VAE on {args.data}: {len(x_train)} train / {len(x_val)} "
-        f"validation examples of {x_train.shape[1]} features, β → {args.beta}"
-        + (f" over {args.anneal_epochs} epochs" if annealing else "")
+        f"Training a {args.model} β-VAE ({model.likelihood.name} likelihood, latent "
+        f"{model.encoding_dim}) on {options['data']}: {size} of shape {tuple(data.feature_shape)}, "
+        f"β → {args.beta}" + (f" over {args.anneal_epochs} epochs" if annealing else "")
     )
     diverged = None
     try:
         history, model = train_vae(
-            model, x_train, x_val,
+            model, data.train, data.validation,
             batch_size=args.batch_size, epochs=args.epochs,
             learning_rate=args.learning_rate, save_path=save_path,
             kl_scheduler=scheduler, patience=args.patience, verbose=args.verbose,
@@ -156,14 +280,16 @@ def _train(args) -> int:
     files = {"plot": plot_path, "summary": summary_path}
     if os.path.exists(save_path):
         files["model"] = save_path
-    if scaler is not None:
+    if data.standardizer is not None:
         files["standardizer"] = os.path.join(checkpoint_dir, "standardizer.npz")
-        np.savez(files["standardizer"], mean=scaler.mean, std=scaler.std)
+        np.savez(files["standardizer"], mean=data.standardizer.mean, std=data.standardizer.std)
     logs = history.history
     best = best_epoch(history, "val_loss", warmup_epochs(scheduler, args.epochs))
     best_logs = {key[4:]: logs[key][best] for key in logs if key.startswith("val_")}
+    config = {**vars(args), **options}
     summary = {
-        "config": vars(args),
+        "config": config,
+        "image_shape": data.image_shape,
         "epochs_run": len(logs["loss"]),
         "best_epoch": best + 1,
         "best_validation": {k: float(v) for k, v in best_logs.items()},
@@ -178,12 +304,143 @@ def _train(args) -> int:
         f"Best epoch {best + 1}, validation: total {{total_loss:.3f}} = "
         "reconstruction {reconstruction_loss:.3f} + β {beta:.3g} × KL {kl_loss:.3f}".format(**best_logs)
     )
-    for name, path in files.items():
-        print(f"Wrote {name}: {path}")
+    _report(files)
     if diverged:
         print(f"betavae-tf: error: {diverged}", file=sys.stderr)
         return 1
     return 0
+
+
+def _sweep(args) -> int:
+    import numpy as np
+
+    from betavae_tf import KLAnnealing
+    from betavae_tf.sweep import beta_sweep
+
+    options = _data_options(args)
+    data = _load_data(options, args.batch_size)
+    _, data = _build_model(args, data, 1.0, options["seed"])
+    if not isinstance(data.train, np.ndarray):
+        raise ValueError("sweep needs in-memory data; image folders stream. Use mnist, dsprites, digits, csv or npy.")
+    output_dir = os.path.abspath(args.output_dir)
+    rows = beta_sweep(
+        lambda beta: _build_model(args, data, beta, options["seed"])[0],
+        args.betas, data.train, data.test, output_dir,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        seed=options["seed"], verbose=args.verbose,
+        kl_scheduler_factory=(lambda beta: KLAnnealing(args.start_beta, beta, args.anneal_epochs))
+        if args.anneal_epochs > 0 else None,
+        **_display_options(data),
+    )
+    print(open(os.path.join(output_dir, "beta_sweep.md")).read())
+    _report({
+        "table": os.path.join(output_dir, "beta_sweep.csv"),
+        "markdown table": os.path.join(output_dir, "beta_sweep.md"),
+        "plot": os.path.join(output_dir, "beta_sweep.png"),
+        "traversals": os.path.join(output_dir, "beta_sweep_traversals.png"),
+        "runs": ", ".join(os.path.join(output_dir, f"beta_{row['beta']:g}") for row in rows),
+    })
+    return 0
+
+
+def _load_model_and_data(args, needs_data: bool = True):
+    """The saved model, and (rebuilt as `train` had it) its data."""
+    from betavae_tf import load_vae
+    from betavae_tf.data_sources import flatten
+
+    model = load_vae(args.model_path)
+    summary_path = os.path.join(os.path.dirname(os.path.abspath(args.model_path)), "train_summary.json")
+    recorded = {}
+    if os.path.exists(summary_path):
+        with open(summary_path) as handle:
+            recorded = json.load(handle).get("config", {})
+    data = _load_data(_data_options(args, recorded))
+    if len(model.feature_shape) == 1:
+        data = flatten(data)
+    if tuple(data.feature_shape) != tuple(model.feature_shape):
+        raise ValueError(
+            f"The model takes examples of shape {tuple(model.feature_shape)} but --data "
+            f"{_data_options(args, recorded)['data']} gives {tuple(data.feature_shape)}; pass the data it was trained on."
+        )
+    os.makedirs(args.output_dir, exist_ok=True)
+    return model, data
+
+
+def _generate(args) -> int:
+    from betavae_tf.pictures import plot_samples
+
+    model, data = _load_model_and_data(args)
+    path = os.path.join(args.output_dir, "samples.png")
+    images_dir = os.path.join(args.output_dir, args.images_dir)
+    plot_samples(model, n=args.n, seed=args.seed or 0, save_path=path, individual_dir=images_dir,
+                 **_display_options(data))
+    _report({"samples": path, f"{args.n} images": images_dir})
+    return 0
+
+
+def _reconstruct(args) -> int:
+    from betavae_tf.pictures import plot_reconstructions
+
+    model, data = _load_model_and_data(args)
+    path = os.path.join(args.output_dir, "reconstructions.png")
+    plot_reconstructions(model, data.test, n=args.n, save_path=path, **_display_options(data))
+    _report({"reconstructions": path})
+    return 0
+
+
+def _interpolate(args) -> int:
+    from betavae_tf.pictures import plot_interpolation
+
+    model, data = _load_model_and_data(args)
+    for name in ("start", "end"):
+        if getattr(args, name) >= len(data.test):
+            raise ValueError(
+                f"--{name} {getattr(args, name)} is out of range; the data has {len(data.test)} examples."
+            )
+    path = os.path.join(args.output_dir, "interpolation.png")
+    plot_interpolation(model, data.test[args.start], data.test[args.end], steps=args.steps,
+                       save_path=path, **_display_options(data))
+    _report({"interpolation": path})
+    return 0
+
+
+def _traverse(args) -> int:
+    import numpy as np
+
+    from betavae_tf.pictures import plot_latent_traversals
+
+    model, data = _load_model_and_data(args)
+    path = os.path.join(args.output_dir, "traversals.png")
+    gif = os.path.join(args.output_dir, "traversals.gif") if args.gif else None
+    plot_latent_traversals(
+        model, data.test[:1000], n_dims=args.dims,
+        values=np.linspace(-args.limit, args.limit, args.columns),
+        save_path=path, gif_path=gif, **_display_options(data),
+    )
+    _report({"traversals": path, **({"animation": gif} if gif else {})})
+    return 0
+
+
+def _latent_plot(args) -> int:
+    from betavae_tf.pictures import plot_latent_pca
+
+    model, data = _load_model_and_data(args)
+    path = os.path.join(args.output_dir, "latent_pca.png")
+    plot_latent_pca(model, data.test[:5000], labels=None if data.test_labels is None else data.test_labels[:5000],
+                    save_path=path, label_name=data.label_name or "label")
+    _report({"latent plot": path})
+    return 0
+
+
+COMMANDS = {
+    "train": _train,
+    "sweep": _sweep,
+    "generate": _generate,
+    "reconstruct": _reconstruct,
+    "interpolate": _interpolate,
+    "traverse": _traverse,
+    "latent-plot": _latent_plot,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -191,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return _train(args)
+        return COMMANDS[args.command](args)
     except (ValueError, OSError) as error:
         message = " ".join(str(error).split())
         parser.exit(2, f"betavae-tf: error: {message}\n")

@@ -10,7 +10,7 @@ import h5py
 import keras
 from absl import logging as absl_logging
 
-from betavae_tf.layers import Sampling
+from betavae_tf.layers import LearnedLogVariance, Sampling
 from betavae_tf.models import BetaVAE
 
 MODEL_EXTENSIONS = (".h5", ".keras")
@@ -22,7 +22,7 @@ def custom_objects() -> dict:
     Example:
         `keras.models.load_model(path, custom_objects=betavae_tf.custom_objects())`
     """
-    return {"BetaVAE": BetaVAE, "Sampling": Sampling}
+    return {"BetaVAE": BetaVAE, "LearnedLogVariance": LearnedLogVariance, "Sampling": Sampling}
 
 
 def check_model_path(path: str | os.PathLike, name: str = "save_path") -> str:
@@ -36,9 +36,10 @@ def check_model_path(path: str | os.PathLike, name: str = "save_path") -> str:
 
 
 @contextlib.contextmanager
-def _quiet_h5_legacy_warning():
-    # Keras logs that .h5 is a legacy format on every save; .h5 is this
-    # project's documented checkpoint format, so the warning is noise here.
+def _quiet_h5_legacy_warnings():
+    # Keras logs that .h5 is a legacy format on every save, and that compiled
+    # metrics are not built on every .h5 load (BetaVAE has no compiled
+    # metrics); .h5 is this project's documented format, so both are noise.
     verbosity = absl_logging.get_verbosity()
     absl_logging.set_verbosity(absl_logging.ERROR)
     try:
@@ -63,7 +64,7 @@ def save_vae(model: keras.Model, path: str | os.PathLike) -> str:
     stem, extension = os.path.splitext(os.path.basename(path))
     temporary = os.path.join(folder, f".{stem}.partial-{os.getpid()}{extension}")
     try:
-        with _quiet_h5_legacy_warning():
+        with _quiet_h5_legacy_warnings():
             model.save(temporary, overwrite=True)
         os.replace(temporary, path)
     finally:
@@ -112,12 +113,13 @@ def load_vae(
     path = os.fspath(path)
     _check_readable_model_file(path)
     try:
-        model = keras.models.load_model(
-            path,
-            custom_objects=custom_objects(),
-            compile=compile,
-            safe_mode=safe_mode,
-        )
+        with _quiet_h5_legacy_warnings():
+            model = keras.models.load_model(
+                path,
+                custom_objects=custom_objects(),
+                compile=compile,
+                safe_mode=safe_mode,
+            )
     except Exception as error:  # Keras raises many types for bad files.
         reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise ValueError(

@@ -56,6 +56,11 @@ def _prepare_data(data, name: str, model: BetaVAE, batch_size: int | None):
         validate_dataset(data, name, model.feature_shape)
         return data
     array = validate_features(data, name, model.feature_shape, min_examples=2)
+    if model.likelihood.name == "bernoulli" and (array.min() < 0 or array.max() > 1):
+        raise ValueError(
+            f"{name} has values in [{array.min():g}, {array.max():g}] but the bernoulli "
+            "likelihood needs data in [0, 1]; divide 8-bit images by 255 or use likelihood='mse'."
+        )
     if batch_size is not None and batch_size > len(array):
         raise ValueError(
             f"batch_size={batch_size} is larger than the {len(array)} examples in "

@@ -1,6 +1,7 @@
 """Shared fixtures and the round-trip helper every layer and model goes through."""
 
 import os
+import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -10,6 +11,23 @@ import pytest  # noqa: E402
 
 from betavae_tf import custom_objects  # noqa: E402
 from betavae_tf.datasets import load_digits  # noqa: E402
+
+
+SHARED_MNIST = pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist"
+MNIST_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def real_mnist_dir():
+    """The real MNIST folder from BETAVAE_DATA_DIR or ../shared/data/mnist, or None."""
+    for candidate in (os.environ.get("BETAVAE_DATA_DIR"), SHARED_MNIST):
+        if not candidate:
+            continue
+        for folder in (pathlib.Path(candidate), pathlib.Path(candidate) / "mnist"):
+            if all((folder / name).is_file() or (folder / (name + ".gz")).is_file()
+                   for name in MNIST_NAMES):
+                return folder.resolve()
+    return None
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ import pytest
 
 from betavae_tf import load_vae
 from betavae_tf.cli import main
+from conftest import real_mnist_dir
 
 FAST = ["--epochs", "3", "--anneal-epochs", "1", "--verbose", "0"]
 
@@ -43,7 +44,8 @@ def test_train_on_a_users_csv_in_keras_format(tmp_path):
         (["train", "--colour", "red"], "unrecognized arguments: --colour red"),
         (["train", "--beta", "-1"], "argument --beta: -1 is out of range; it must be >= 0.0"),
         (["train", "--epochs", "ten"], "argument --epochs: 'ten' is not a valid int"),
-        (["train", "--data", "mnist:x"], "'mnist:x' is not a data source"),
+        (["train", "--data", "cifar"], "'cifar' is not a data source"),
+        (["train", "--data", "csv"], "'csv' needs a path"),
         (["train", "--val-fraction", "0"], "argument --val-fraction: 0 is out of range"),
         (["fly"], "invalid choice: 'fly'"),
     ],
@@ -81,3 +83,74 @@ def test_python_dash_m_runs_the_same_command(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "Wrote model:" in result.stdout
+
+
+def run_ok(argv):
+    assert main(argv) == 0
+
+
+def test_conv_model_on_generated_dsprites_then_every_picture_command(tmp_path, capsys):
+    out = str(tmp_path)
+    run_ok(["train", "--data", "dsprites", "--n-samples", "96", "--model", "conv", "--encoding-dim", "4",
+            "--epochs", "2", "--anneal-epochs", "1", "--batch-size", "16", "--verbose", "0",
+            "--output-dir", out, "--model-format", "keras"])
+    model_path = str(tmp_path / "checkpoints" / "best_vae.keras")
+    model = load_vae(model_path)
+    assert model.feature_shape == (64, 64, 1) and model.likelihood.name == "bernoulli"
+    capsys.readouterr()
+    common = ["--model-path", model_path, "--output-dir", out]
+    run_ok(["generate", *common, "--n", "6"])
+    run_ok(["reconstruct", *common, "--n", "4"])
+    run_ok(["interpolate", *common, "--start", "2", "--end", "5", "--steps", "4"])
+    run_ok(["traverse", *common, "--dims", "2", "--columns", "3", "--gif"])
+    run_ok(["latent-plot", *common])
+    printed = capsys.readouterr().out
+    for name in ("samples.png", "reconstructions.png", "interpolation.png", "traversals.png",
+                 "traversals.gif", "latent_pca.png"):
+        assert (tmp_path / name).stat().st_size > 0 and str(tmp_path / name) in printed
+    assert sorted(os.listdir(tmp_path / "generated_images")) == [f"sample_{i:04d}.png" for i in range(6)]
+    with pytest.raises(SystemExit):
+        main(["interpolate", *common, "--start", "5000"])
+    assert "--start 5000 is out of range" in capsys.readouterr().err
+
+
+def test_conv_on_an_image_folder_and_conv_on_vectors_refused(tmp_path, capsys):
+    import tensorflow as tf
+
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        tf.io.write_file(str(folder / f"{i}.png"), tf.io.encode_png(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)))
+    run_ok(["train", "--data", f"images:{folder}", "--image-size", "16", "--model", "conv",
+            "--encoding-dim", "3", "--epochs", "1", "--anneal-epochs", "0", "--batch-size", "4",
+            "--verbose", "0", "--output-dir", str(tmp_path)])
+    assert load_vae(tmp_path / "checkpoints" / "best_vae.h5").feature_shape == (16, 16, 3)
+    with pytest.raises(SystemExit):
+        main(["train", "--model", "conv", "--output-dir", str(tmp_path)])
+    assert "--model conv needs image data" in capsys.readouterr().err
+
+
+def test_sweep_command_writes_the_table(tmp_path, capsys):
+    run_ok(["sweep", "--betas", "0.5", "4", "--epochs", "2", "--encoding-dim", "3", "--verbose", "0",
+            "--output-dir", str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert "| β |" in printed and "| 0.5 |" in printed and "| 4 |" in printed
+    assert (tmp_path / "beta_sweep.csv").exists() and (tmp_path / "beta_sweep_traversals.png").exists()
+
+
+def test_dense_model_on_real_mnist_shows_pictures_as_28x28(tmp_path, monkeypatch):
+    folder = real_mnist_dir()
+    if folder is None:
+        pytest.skip("real MNIST not available (set BETAVAE_DATA_DIR)")
+    monkeypatch.setenv("BETAVAE_DATA_DIR", str(folder))
+    run_ok(["train", "--data", "mnist", "--val-fraction", "0.05", "--epochs", "1", "--anneal-epochs", "0",
+            "--batch-size", "256", "--verbose", "0", "--output-dir", str(tmp_path)])
+    summary = json.loads((tmp_path / "checkpoints" / "train_summary.json").read_text())
+    assert summary["image_shape"] == [28, 28, 1] and summary["config"]["likelihood"] is None
+    model = load_vae(tmp_path / "checkpoints" / "best_vae.h5")
+    assert model.feature_shape == (784,) and model.likelihood.name == "bernoulli"
+    assert summary["best_validation"]["reconstruction_loss"] < 250  # BCE per image after one epoch
+    run_ok(["reconstruct", "--model-path", str(tmp_path / "checkpoints" / "best_vae.h5"),
+            "--output-dir", str(tmp_path)])
+    assert (tmp_path / "reconstructions.png").stat().st_size > 0

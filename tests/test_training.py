@@ -84,6 +84,13 @@ def test_custom_lr_schedule_function_is_used(digits, tmp_path):
     assert history.history["learning_rate"] == pytest.approx([1e-3, 5e-4, 1e-3 / 3])
 
 
+def test_bernoulli_models_refuse_data_outside_zero_one(digits, tmp_path):
+    x_train, x_val = digits  # standardised: negative values
+    model = BetaVAE(input_dim=64, encoding_dim=4, likelihood="bernoulli")
+    with pytest.raises(ValueError, match=r"X_train has values in \[-.*\] but the bernoulli likelihood needs data in \[0, 1\]"):
+        train_vae(model, x_train, x_val, epochs=1, save_path=None, verbose=0)
+
+
 def bad_inputs(x):
     nan = x.copy()
     nan[3, 5] = np.nan

@@ -1,0 +1,233 @@
+"""β sweeps: train the same model at several β and compare them.
+
+For each β the sweep trains a fresh model with `train_vae`, evaluates the
+per-example reconstruction and KL on the training and the test data, and
+writes a table (CSV and Markdown), a figure of both terms against β, the loss
+history of every run and the latent traversals of all runs side by side.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from typing import Callable, Sequence
+
+import keras
+import matplotlib.image
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from betavae_tf.models import BetaVAE
+from betavae_tf.plotting import plot_vae_history
+from betavae_tf.training import train_vae
+from betavae_tf.validation import check_float, validate_features
+
+COLUMNS = (
+    "beta",
+    "train_reconstruction",
+    "train_kl",
+    "train_total",
+    "test_reconstruction",
+    "test_kl",
+    "test_total",
+    "epochs",
+    "seconds_per_epoch",
+)
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def _evaluate(model: BetaVAE, x, batch_size: int) -> dict:
+    logs = model.evaluate(x, batch_size=batch_size, verbose=0, return_dict=True)
+    return {
+        "reconstruction": float(logs["reconstruction_loss"]),
+        "kl": float(logs["kl_loss"]),
+        "total": float(logs["total_loss"]),
+    }
+
+
+def beta_sweep(
+    build_model: Callable[[float], BetaVAE],
+    betas: Sequence[float],
+    x_train: np.ndarray,
+    x_test: np.ndarray,
+    output_dir: str | os.PathLike,
+    epochs: int = 30,
+    batch_size: int = 128,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    traversal_values: Sequence[float] = tuple(np.linspace(-3, 3, 7)),
+    traversal_dims: int = 8,
+    kl_scheduler_factory: Callable[[float], keras.callbacks.Callback] | None = None,
+    image_shape: Sequence[int] | None = None,
+    postprocess: Callable | None = None,
+    verbose=0,
+    **train_kwargs,
+) -> list[dict]:
+    """Trains `build_model(beta)` for every β and writes the comparison.
+
+    Training watches the training loss only (no early stopping by default,
+    `patience=None`), so the test data never influences a run. Every run
+    starts from the same seed.
+
+    Args:
+        build_model: function `beta -> BetaVAE` (a fresh, uncompiled model).
+        betas: the β values, each >= 0.
+        x_train: array `(n, *feature_shape)`.
+        x_test: array `(m, *feature_shape)`, only evaluated.
+        output_dir: folder for `beta_sweep.csv`, `beta_sweep.md`,
+            `beta_sweep.png`, `beta_sweep_traversals.png` and one
+            `beta_<β>/` folder per run (best model and loss plot).
+        epochs, batch_size, learning_rate: as in `train_vae`.
+        seed: seed of every run.
+        traversal_values: latent values of the traversal columns.
+        traversal_dims: rows (most informative latent dimensions) per run.
+        kl_scheduler_factory: optional `beta -> callback` giving each run its
+            own β schedule (e.g. `lambda b: KLAnnealing(0, b, 10)`).
+        image_shape: how to show flat examples as images, e.g. `(28, 28, 1)`.
+        postprocess: optional function applied to decoded arrays before
+            display (e.g. undoing a standardisation).
+        verbose: Keras verbosity of each run.
+        **train_kwargs: more `train_vae` arguments (e.g. `patience`,
+            `kl_scheduler`).
+
+    Returns:
+        One dict per β with the keys of `COLUMNS`.
+    """
+    betas = [check_float("beta", beta) for beta in betas]
+    if not betas:
+        raise ValueError("betas is empty; pass at least one beta, e.g. betas=[1, 4].")
+    x_train = validate_features(x_train, "x_train", min_examples=2)
+    x_test = validate_features(x_test, "x_test", x_train.shape[1:], min_examples=1)
+    output_dir = os.fspath(output_dir)
+    os.makedirs(output_dir, exist_ok=True)
+    train_kwargs.setdefault("patience", None)
+    extra_callbacks = list(train_kwargs.pop("callbacks", ()))
+
+    rows, models = [], []
+    for beta in betas:
+        keras.utils.set_random_seed(seed)
+        run_dir = os.path.join(output_dir, f"beta_{beta:g}")
+        timer = _EpochTimer()
+        model = build_model(beta)
+        model.beta = beta
+        history, model = train_vae(
+            model, x_train, None, batch_size=batch_size, epochs=epochs,
+            learning_rate=learning_rate, save_path=os.path.join(run_dir, "best_vae.h5"),
+            kl_scheduler=kl_scheduler_factory(beta) if kl_scheduler_factory else None,
+            callbacks=[timer, *extra_callbacks], verbose=verbose, **train_kwargs,
+        )
+        plot_vae_history(history, os.path.join(run_dir, "vae_loss_plot.png"))
+        train, test = _evaluate(model, x_train, batch_size), _evaluate(model, x_test, batch_size)
+        rows.append({
+            "beta": beta,
+            **{f"train_{k}": v for k, v in train.items()},
+            **{f"test_{k}": v for k, v in test.items()},
+            "epochs": len(history.history["loss"]),
+            "seconds_per_epoch": float(np.median(timer.seconds)),
+        })
+        models.append(model)
+
+    write_table(rows, output_dir)
+    plot_sweep(rows, os.path.join(output_dir, "beta_sweep.png"))
+    plot_sweep_traversals(
+        models, betas, x_test, os.path.join(output_dir, "beta_sweep_traversals.png"),
+        values=traversal_values, n_dims=traversal_dims, image_shape=image_shape,
+        postprocess=postprocess,
+    )
+    return rows
+
+
+def write_table(rows: list[dict], output_dir: str) -> tuple[str, str]:
+    """Writes `beta_sweep.csv` and `beta_sweep.md`; returns their paths."""
+    csv_path = os.path.join(output_dir, "beta_sweep.csv")
+    with open(csv_path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    markdown_path = os.path.join(output_dir, "beta_sweep.md")
+    lines = [
+        "| β | train recon. | train KL | test recon. | test KL | test recon. + β·KL | epochs | s/epoch |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['beta']:g} | {row['train_reconstruction']:.2f} | {row['train_kl']:.2f} | "
+            f"{row['test_reconstruction']:.2f} | {row['test_kl']:.2f} | {row['test_total']:.2f} | "
+            f"{row['epochs']} | {row['seconds_per_epoch']:.1f} |"
+        )
+    with open(markdown_path, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return csv_path, markdown_path
+
+
+def plot_sweep(rows: list[dict], save_path: str) -> Figure:
+    """Reconstruction and KL (per example) against β, train and test."""
+    betas = [row["beta"] for row in rows]
+    figure = Figure(figsize=(10, 4), layout="constrained")
+    for axes, term, title in zip(
+        figure.subplots(1, 2), ("reconstruction", "kl"), ("Reconstruction (NLL)", "KL")
+    ):
+        for split, style in (("train", "o-"), ("test", "s--")):
+            axes.plot(betas, [row[f"{split}_{term}"] for row in rows], style, label=split)
+        if all(beta > 0 for beta in betas) and len(betas) > 1:
+            axes.set_xscale("log")
+        axes.set(title=f"{title} per example vs β", xlabel="β")
+        axes.legend()
+    figure.savefig(save_path, dpi=100)
+    return figure
+
+
+def _rasterise(figure: Figure) -> np.ndarray:
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())
+
+
+def plot_sweep_traversals(
+    models: Sequence[BetaVAE],
+    betas: Sequence[float],
+    x: np.ndarray,
+    save_path: str,
+    values: Sequence[float],
+    n_dims: int = 8,
+    image_shape: Sequence[int] | None = None,
+    postprocess: Callable | None = None,
+) -> np.ndarray:
+    """The latent traversals of every β side by side, as one PNG.
+
+    Each panel is `pictures.plot_latent_traversals` of one model (rows: its
+    most informative latent dimensions by KL on `x`, base code: `x[0]`).
+
+    Returns:
+        The RGBA image written, shape `(height, width, 4)`.
+    """
+    from betavae_tf.pictures import plot_latent_traversals
+
+    panels = []
+    for model, beta in zip(models, betas):
+        figure = plot_latent_traversals(
+            model, x, n_dims=min(n_dims, model.encoding_dim), values=np.asarray(values),
+            save_path=None, image_shape=image_shape, postprocess=postprocess,
+        )
+        figure.suptitle(f"β = {beta:g}")
+        panels.append(_rasterise(figure))
+    height = max(panel.shape[0] for panel in panels)
+    padded = [
+        np.pad(panel, ((0, height - panel.shape[0]), (0, 0), (0, 0)), constant_values=255)
+        for panel in panels
+    ]
+    mosaic = np.concatenate(padded, axis=1)
+    matplotlib.image.imsave(save_path, mosaic)
+    return mosaic

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -27,19 +26,9 @@ import numpy as np  # noqa: E402
 from betavae_tf import train_vae  # noqa: E402
 from betavae_tf.datasets import load_mnist  # noqa: E402
 from betavae_tf.presets import build_conv_beta_vae  # noqa: E402
+from betavae_tf.sweep import EpochTimer  # noqa: E402
 
 REFERENCE = {0.1: (64.45, 52.76), 2.0: (92.75, 13.13), 4.0: (109.90, 8.24)}
-
-
-class EpochTimer(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
 
 
 def run(beta: float, x_train, x_test, epochs: int, batch_size: int, seed: int) -> dict:

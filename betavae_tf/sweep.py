@@ -37,7 +37,9 @@ COLUMNS = (
 )
 
 
-class _EpochTimer(keras.callbacks.Callback):
+class EpochTimer(keras.callbacks.Callback):
+    """Records the wall-clock seconds of every epoch in `seconds`."""
+
     def on_train_begin(self, logs=None):
         self.seconds = []
 
@@ -119,7 +121,7 @@ def beta_sweep(
     for beta in betas:
         keras.utils.set_random_seed(seed)
         run_dir = os.path.join(output_dir, f"beta_{beta:g}")
-        timer = _EpochTimer()
+        timer = EpochTimer()
         model = build_model(beta)
         model.beta = beta
         history, model = train_vae(

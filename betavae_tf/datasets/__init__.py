@@ -22,12 +22,14 @@ from betavae_tf.datasets.dsprites import DSprites, DSpritesArrays, load_dsprites
 from betavae_tf.datasets.ground_truth import GroundTruthData
 from betavae_tf.datasets.image_folder import image_folder_dataset
 from betavae_tf.datasets.mnist import load_mnist
+from betavae_tf.datasets.synthetic import SyntheticFactors
 
 __all__ = [
     "DSprites",
     "DSpritesArrays",
     "GroundTruthData",
     "Standardizer",
+    "SyntheticFactors",
     "image_folder_dataset",
     "load_array_file",
     "load_digits",

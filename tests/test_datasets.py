@@ -85,6 +85,6 @@ def test_package_reexports_the_old_module_and_the_new_loaders():
     assert set(datasets.__all__) == {
         "Standardizer", "train_val_split", "load_digits", "load_array_file", "load_vectors",
         "load_mnist", "load_dsprites", "DSprites", "DSpritesArrays", "GroundTruthData",
-        "image_folder_dataset",
-    "SyntheticFactors", }
+        "image_folder_dataset", "SyntheticFactors",
+    }
     assert all(hasattr(datasets, name) for name in datasets.__all__)

@@ -36,7 +36,8 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from PIL import Image
 
-from betavae_tf.losses import kl_divergence_per_dimension
+from betavae_tf.metrics.diagnostics import kl_per_dimension
+from betavae_tf.metrics.utils import encode_in_batches
 from betavae_tf.validation import check_int, validate_features
 
 PathLike = str | os.PathLike
@@ -112,16 +113,6 @@ def _check_dims(dims, encoding_dim: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------- predictions
-def _encode(model, x: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """`(z_mean, z_log_var)` as NumPy `(n, encoding_dim)`, in batches."""
-    means, log_vars = [], []
-    for start in range(0, len(x), batch_size):
-        z_mean, z_log_var = model.encode(x[start : start + batch_size], training=False)
-        means.append(keras.ops.convert_to_numpy(z_mean))
-        log_vars.append(keras.ops.convert_to_numpy(z_log_var))
-    return np.concatenate(means), np.concatenate(log_vars)
-
-
 def _decode(model, z: np.ndarray, batch_size: int) -> np.ndarray:
     """Mean reconstructions `(n, *feature_shape)` of latents `(n, encoding_dim)`."""
     z = np.asarray(z, dtype=np.float32)
@@ -131,28 +122,6 @@ def _decode(model, z: np.ndarray, batch_size: int) -> np.ndarray:
             for start in range(0, len(z), batch_size)
         ]
     )
-
-
-def _mean_kl(model, x: np.ndarray, batch_size: int) -> np.ndarray:
-    z_mean, z_log_var = _encode(model, x, batch_size)
-    kl = keras.ops.convert_to_numpy(kl_divergence_per_dimension(z_mean, z_log_var))
-    return kl.astype(np.float64).mean(axis=0)
-
-
-def mean_kl_per_dimension(model, x, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-    """Mean over `x` of each latent dimension's KL to the prior, in nats.
-
-    Args:
-        model: a `BetaVAE`.
-        x: float array `(n, *model.feature_shape)`, n >= 1.
-        batch_size: examples per encoder call. Defaults to 256.
-
-    Returns:
-        Float64 array of shape `(encoding_dim,)`; dimensions near 0 carry no
-        information (posterior collapse).
-    """
-    batch_size = check_int("batch_size", batch_size)
-    return _mean_kl(model, _check_examples(model, x, "x"), batch_size)
 
 
 # ---------------------------------------------------- arrays -> display images
@@ -385,7 +354,7 @@ def plot_reconstructions(
     n = check_int("n", n)
     batch_size = check_int("batch_size", batch_size)
     x = _check_examples(model, x, "x")[:n]
-    z_mean, _ = _encode(model, x, batch_size)
+    z_mean, _ = encode_in_batches(model, x, batch_size)
     reconstructions = _decode(model, z_mean, batch_size)
     display = _display_images(
         np.concatenate([x, reconstructions]), image_shape, postprocess, vmin, vmax
@@ -529,7 +498,7 @@ def plot_interpolation(
     steps = check_int("steps", steps, minimum=2)
     x_start = _check_one_example(model, x_start, "x_start")
     x_end = _check_one_example(model, x_end, "x_end")
-    z_mean, _ = _encode(model, np.concatenate([x_start, x_end]), DEFAULT_BATCH_SIZE)
+    z_mean, _ = encode_in_batches(model, np.concatenate([x_start, x_end]), DEFAULT_BATCH_SIZE)
     path = interpolate_latents(z_mean[0], z_mean[1], steps)
     decoded = _decode(model, path, DEFAULT_BATCH_SIZE)
     display = _display_images(
@@ -575,7 +544,7 @@ def latent_traversal(
         x_base: `(N, *feature_shape)` (N >= 1) or one example `feature_shape`.
         dims: latent indices to sweep, in this order. Defaults to every
             dimension ordered by its mean KL over `x_base`, highest first
-            (see `mean_kl_per_dimension`).
+            (see `betavae_tf.metrics.kl_per_dimension`).
         values: 1-D values to sweep. Defaults to 9 points from −3 to 3, the
             prior's ±3σ.
         relative: add `values` to the base code instead of replacing it.
@@ -590,10 +559,10 @@ def latent_traversal(
     values = _check_values(values)
     x = _check_examples(model, _with_batch_axis(model, x_base, "x_base"), "x_base")
     if dims is None:
-        dims_order = np.argsort(-_mean_kl(model, x, batch_size), kind="stable")
+        dims_order = np.argsort(-kl_per_dimension(model, x, batch_size), kind="stable")
     else:
         dims_order = _check_dims(dims, model.encoding_dim)
-    z_mean, _ = _encode(model, x[:1], batch_size)
+    z_mean, _ = encode_in_batches(model, x[:1], batch_size)
     codes = _traversal_codes(z_mean[0], dims_order, values, relative)
     decoded = _decode(model, codes.reshape(-1, model.encoding_dim), batch_size)
     images = decoded.reshape((len(dims_order), len(values), *model.feature_shape))
@@ -677,7 +646,7 @@ def plot_latent_traversals(
                 f"dimensions; pass n_dims <= {model.encoding_dim} or None for all."
             )
     x = _check_examples(model, x, "x")
-    kl = _mean_kl(model, x, batch_size)
+    kl = kl_per_dimension(model, x, batch_size)
     order = np.argsort(-kl, kind="stable")[:n_dims]
     images, dims = latent_traversal(
         model, x[:1], dims=order, values=values, relative=relative, batch_size=batch_size
@@ -751,7 +720,7 @@ def plot_latent_pca(
                 f"labels has shape {labels.shape} but x has {len(x)} examples; pass one "
                 "label per example, shape (n,)."
             )
-    z_mean, _ = _encode(model, x, batch_size)
+    z_mean, _ = encode_in_batches(model, x, batch_size)
     z = z_mean.astype(np.float64)
 
     figure = Figure(figsize=(6.5, 5.0), layout="constrained")
@@ -806,7 +775,6 @@ __all__ = [
     "DEFAULT_TRAVERSAL_VALUES",
     "interpolate_latents",
     "latent_traversal",
-    "mean_kl_per_dimension",
     "plot_interpolation",
     "plot_latent_pca",
     "plot_latent_traversals",

@@ -8,11 +8,11 @@ from PIL import Image
 from sklearn.decomposition import PCA
 
 from betavae_tf import BetaVAE
+from betavae_tf.metrics import kl_per_dimension
 from betavae_tf.pictures import (
     _display_images,
     interpolate_latents,
     latent_traversal,
-    mean_kl_per_dimension,
     plot_interpolation,
     plot_latent_pca,
     plot_latent_traversals,
@@ -256,7 +256,7 @@ def informative_model():
 
 
 def test_traversal_rows_are_ordered_by_kl(informative_model, tmp_path):
-    kl = mean_kl_per_dimension(informative_model, X_DENSE)
+    kl = kl_per_dimension(informative_model, X_DENSE)
     np.testing.assert_allclose(kl, [0, 4.5, 0.5], atol=1e-6)
     assert latent_traversal(informative_model, X_DENSE)[1].tolist() == [1, 2, 0]
     figure = plot_latent_traversals(informative_model, X_DENSE, save_path=tmp_path / "t.png")

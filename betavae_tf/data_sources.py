@@ -111,7 +111,7 @@ def load_data_source(
         return PreparedData(x[train_idx], x[val_idx], x_test, y_test, "digit", x.shape[1:], x.shape[1:], None)
     if kind == "dsprites":
         n_samples = check_int("n_samples", n_samples, minimum=4)
-        source = datasets.load_dsprites(path) if path else datasets.DSprites()
+        source = ground_truth_dataset(spec)
         rng = np.random.RandomState(seed)
         _, x = source.sample(n_samples, rng)
         factors, x_test = source.sample(check_int("n_test", n_test), rng)
@@ -127,6 +127,18 @@ def load_data_source(
     validation = datasets.image_folder_dataset(path, split="validation", shuffle=False, **common)
     test = np.concatenate([batch.numpy() for batch in validation.take(max(1, n_test // batch_size))])
     return PreparedData(train, validation, test, None, "", (image_size, image_size, 3), (image_size, image_size, 3), None)
+
+
+def ground_truth_dataset(spec: str):
+    """The `GroundTruthData` behind a source with known factors, else `None`.
+
+    `dsprites` gives the generated `DSprites()`, `dsprites:FILE.npz` the
+    official arrays; other sources have no factors.
+    """
+    kind, path = parse_source(spec)
+    if kind != "dsprites":
+        return None
+    return datasets.load_dsprites(path) if path else datasets.DSprites()
 
 
 def flatten(data: PreparedData) -> PreparedData:

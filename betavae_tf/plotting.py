@@ -11,7 +11,16 @@ import os
 from typing import Mapping
 
 import keras
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+
+def figure_to_rgba(figure: Figure) -> np.ndarray:
+    """Renders a figure to an RGBA array `(height, width, 4)` of uint8."""
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba()).copy()
 
 
 def _history_dict(history) -> dict:

@@ -16,11 +16,10 @@ from typing import Callable, Sequence
 import keras
 import matplotlib.image
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from betavae_tf.models import BetaVAE
-from betavae_tf.plotting import plot_vae_history
+from betavae_tf.plotting import figure_to_rgba, plot_vae_history
 from betavae_tf.training import train_vae
 from betavae_tf.validation import check_float, validate_features
 
@@ -191,12 +190,6 @@ def plot_sweep(rows: list[dict], save_path: str) -> Figure:
     return figure
 
 
-def _rasterise(figure: Figure) -> np.ndarray:
-    canvas = FigureCanvasAgg(figure)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())
-
-
 def plot_sweep_traversals(
     models: Sequence[BetaVAE],
     betas: Sequence[float],
@@ -224,7 +217,7 @@ def plot_sweep_traversals(
             save_path=None, image_shape=image_shape, postprocess=postprocess,
         )
         figure.suptitle(f"β = {beta:g}")
-        panels.append(_rasterise(figure))
+        panels.append(figure_to_rgba(figure))
     height = max(panel.shape[0] for panel in panels)
     padded = [
         np.pad(panel, ((0, height - panel.shape[0]), (0, 0), (0, 0)), constant_values=255)

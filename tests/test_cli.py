@@ -154,3 +154,18 @@ def test_dense_model_on_real_mnist_shows_pictures_as_28x28(tmp_path, monkeypatch
     run_ok(["reconstruct", "--model-path", str(tmp_path / "checkpoints" / "best_vae.h5"),
             "--output-dir", str(tmp_path)])
     assert (tmp_path / "reconstructions.png").stat().st_size > 0
+
+
+def test_evaluate_prints_metrics_as_json_and_writes_the_report(tmp_path, capsys):
+    out = str(tmp_path)
+    run_ok(["train", "--data", "dsprites", "--n-samples", "64", "--model", "conv", "--encoding-dim", "3",
+            "--epochs", "1", "--anneal-epochs", "0", "--batch-size", "16", "--verbose", "0", "--output-dir", out])
+    capsys.readouterr()
+    run_ok(["evaluate", str(tmp_path / "checkpoints" / "best_vae.h5"), "--output-dir", out,
+            "--metrics", "mig", "sap", "--scale", "0.01"])
+    report = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert set(report["metrics"]) == {"mig", "sap"}
+    assert 0 <= report["metrics"]["mig"]["discrete_mig"] <= 1
+    assert len(report["diagnostics"]["kl_per_dimension"]) == 3
+    assert json.loads((tmp_path / "evaluation.json").read_text()) == report
+    assert (tmp_path / "evaluation_report.png").stat().st_size > 0

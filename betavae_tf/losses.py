@@ -54,6 +54,163 @@ def kl_divergence(z_mean, z_log_var):
     return ops.sum(kl_divergence_per_dimension(z_mean, z_log_var), axis=-1)
 
 
+def free_bits_kl(z_mean, z_log_var, free_bits: float):
+    """The KL term of a batch with "free bits" (Kingma et al., 2016).
+
+    Each latent dimension's KL is averaged over the batch, then floored at
+    `free_bits` nats, and the floored values are summed:
+    `Σ_j max(λ, mean_i KL_ij)`. A dimension whose average KL is below λ
+    costs a constant λ (and gets no gradient from the KL term), so the
+    encoder may use up to λ nats per dimension for free, which keeps
+    dimensions from collapsing to the prior early in training. This is the
+    batch-averaged formulation of Kingma et al.'s IAF paper (eq. 15, with one
+    group per latent dimension); with `free_bits = 0` it equals the batch
+    mean of `kl_divergence` (up to rounding).
+
+    Args:
+        z_mean: float tensor of shape `(batch, latent_dim)`.
+        z_log_var: float tensor of shape `(batch, latent_dim)`.
+        free_bits: λ, nats per latent dimension, >= 0.
+
+    Returns:
+        A scalar tensor (a batch quantity, not per example).
+    """
+    per_dimension = ops.mean(kl_divergence_per_dimension(z_mean, z_log_var), axis=0)
+    return ops.sum(ops.maximum(per_dimension, free_bits))
+
+
+def capacity_at_step(step, capacity_max: float, capacity_steps: int):
+    """The capacity C of Burgess et al. (2018) after `step` optimizer steps.
+
+    `C = min(C_max, C_max · step / capacity_steps)`: a linear ramp from 0 to
+    `capacity_max` nats over `capacity_steps` steps, then constant. With
+    `capacity_steps = 0` C is `capacity_max` from the start.
+
+    Args:
+        step: the number of optimizer steps taken, a number or a scalar tensor
+            (e.g. a step-counter variable, so a compiled step follows it).
+        capacity_max: C_max in nats, >= 0.
+        capacity_steps: length of the ramp in steps, >= 0.
+
+    Returns:
+        A float32 scalar tensor.
+    """
+    if capacity_steps == 0:
+        return ops.full((), capacity_max, dtype="float32")
+    step = ops.cast(step, "float32")
+    return ops.minimum(capacity_max, capacity_max * step / float(capacity_steps))
+
+
+def gaussian_log_density(z, mean, log_var):
+    """Element-wise log N(z | mean, exp(log_var)), broadcasting the arguments.
+
+    `-0.5 * (log 2π + log σ² + (z − μ)² / σ²)`.
+
+    Args:
+        z: float tensor.
+        mean: float tensor broadcastable against `z`.
+        log_var: float tensor broadcastable against `z`, log σ².
+
+    Returns:
+        Float tensor of the broadcast shape (not summed over anything).
+    """
+    return -0.5 * (LOG_2PI + log_var + ops.square(z - mean) * ops.exp(-log_var))
+
+
+TCVAE_ESTIMATORS = ("mws", "mss")
+
+
+def _log_stratified_weights(batch, dataset_size: int):
+    """log of the `(M, M)` minibatch-stratified-sampling weight matrix.
+
+    Row i weighs example i's own posterior 1/N, one other example's
+    (i + 1 mod M) (N − M')/(N·M') and the remaining M' − 1 examples 1/M',
+    with M' = M − 1; every row sums to 1. A batch of one gets weight 1.
+    """
+    eye = ops.eye(batch)
+    neighbour = ops.roll(eye, 1, axis=1)
+    others = ops.maximum(ops.cast(batch, "float32") - 1.0, 1.0)
+    n = float(dataset_size)
+    rest = ops.maximum(1.0 - eye - neighbour, 0.0)
+    weights = eye / n + neighbour * ops.maximum(n - others, 0.0) / (n * others) + rest / others
+    return ops.log(weights)
+
+
+def tcvae_decomposition(z, z_mean, z_log_var, dataset_size: int, estimator: str = "mws"):
+    """The β-TCVAE split of the KL term (Chen et al., 2018), per example.
+
+    With `z_i ~ q(z | x_i)` one sample per example of a minibatch of size
+    `M` drawn from a data set of `N = dataset_size` examples:
+
+    * index-code mutual information `MI_i = log q(z_i | x_i) − log q(z_i)`,
+    * total correlation `TC_i = log q(z_i) − Σ_j log q(z_ij)`,
+    * dimension-wise KL `DW_i = Σ_j log q(z_ij) − log p(z_i)`,
+
+    where the aggregate posterior and its marginals are estimated from the
+    `(M, M, latent_dim)` matrix `L[i, m, j] = log N(z_ij | μ_mj, σ²_mj)` by
+    minibatch-weighted sampling (MWS), as in Chen et al.'s reference code:
+    `log q(z_i) ≈ logsumexp_m Σ_j L[i, m, j] − log(N·M)` and
+    `log q(z_ij) ≈ logsumexp_m L[i, m, j] − log(N·M)`.
+
+    The three terms telescope: `MI_i + TC_i + DW_i = log q(z_i | x_i) −
+    log p(z_i)`, a one-sample estimate of the KL whose expectation is the
+    analytic `kl_divergence`. MWS is biased: its `log(N·M)` correction
+    shifts the estimates by constants (for posteriors that all equal the
+    prior it gives `MI = log N`, `TC = (latent_dim − 1)·log N` and
+    `DW = −latent_dim·log N` instead of zeros). Constants do not change the
+    gradients; they do mean the logged values are offsets, not nats that
+    can be read on their own.
+
+    `estimator="mss"` uses minibatch-stratified sampling instead (Chen et
+    al., appendix): `log q(z_i) ≈ logsumexp_m (log W[i, m] + Σ_j L[i, m, j])`
+    with weights that sum to 1 over each row (1/N on the example's own
+    posterior, `(N − M')/(N·M')` on one other, `1/M'` on the rest, `M' =
+    M − 1`). It has no constant offsets: posteriors that all equal the prior
+    give three zeros, and factorised aggregate posteriors a TC near 0.
+
+    Args:
+        z: float tensor of shape `(M, latent_dim)`, one sample per example.
+        z_mean: float tensor of shape `(M, latent_dim)`.
+        z_log_var: float tensor of shape `(M, latent_dim)`.
+        dataset_size: N, the number of training examples, >= 1.
+        estimator: `"mws"` (minibatch-weighted sampling, the default) or
+            `"mss"` (minibatch-stratified sampling).
+
+    Returns:
+        `(mutual_information, total_correlation, dimension_wise_kl)`, three
+        float tensors of shape `(M,)`. Each example's values depend on the
+        whole minibatch.
+
+    Raises:
+        ValueError: for an unknown `estimator`.
+    """
+    if estimator not in TCVAE_ESTIMATORS:
+        raise ValueError(
+            f"Unknown tcvae estimator {estimator!r}; choose one of {sorted(TCVAE_ESTIMATORS)}."
+        )
+    log_q_z_given_x = ops.sum(gaussian_log_density(z, z_mean, z_log_var), axis=1)
+    log_p_z = ops.sum(gaussian_log_density(z, 0.0, 0.0), axis=1)
+    # matrix[i, m, j] = log q(z_ij | x_m)
+    matrix = gaussian_log_density(
+        ops.expand_dims(z, 1), ops.expand_dims(z_mean, 0), ops.expand_dims(z_log_var, 0)
+    )
+    if estimator == "mws":
+        log_nm = ops.log(ops.cast(ops.shape(z)[0], "float32")) + math.log(dataset_size)
+        log_q_z = ops.logsumexp(ops.sum(matrix, axis=2), axis=1) - log_nm
+        log_q_z_product = ops.sum(ops.logsumexp(matrix, axis=1) - log_nm, axis=1)
+    else:
+        log_weights = _log_stratified_weights(ops.shape(z)[0], dataset_size)
+        log_q_z = ops.logsumexp(log_weights + ops.sum(matrix, axis=2), axis=1)
+        log_q_z_product = ops.sum(
+            ops.logsumexp(ops.expand_dims(log_weights, -1) + matrix, axis=1), axis=1
+        )
+    return (
+        log_q_z_given_x - log_q_z,
+        log_q_z - log_q_z_product,
+        log_q_z_product - log_p_z,
+    )
+
+
 def sum_squared_error(x, x_decoded):
     """Per-example sum of squared errors (Gaussian likelihood, fixed variance).
 

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import copy
+from typing import Callable, NamedTuple
 
 import keras
 import tensorflow as tf
 from keras import ops
 
 from betavae_tf.layers import LearnedLogVariance, Sampling
-from betavae_tf.losses import get_likelihood, kl_divergence
+from betavae_tf.losses import (
+    TCVAE_ESTIMATORS,
+    capacity_at_step,
+    free_bits_kl,
+    get_likelihood,
+    kl_divergence,
+    tcvae_decomposition,
+)
 from betavae_tf.networks import build_dense_decoder, build_dense_encoder
 from betavae_tf.validation import check_float, check_int
 
@@ -34,6 +42,103 @@ def _example_shape(model: keras.Model, role: str) -> tuple:
     return shape
 
 
+# --------------------------------------------------------------- objectives
+# Each objective turns one batch's posterior and analytic KL into the term
+# added to the reconstruction, plus the extra values it logs. They read every
+# weight from a model *variable*, so callbacks that change one between steps
+# change what the compiled training step computes.
+
+
+def _beta_objective(model, z, z_mean, z_log_var, kl) -> dict:
+    """Higgins et al. (2017): β · KL."""
+    return {"regulariser": model.beta_variable * model._objective_kl(z_mean, z_log_var, kl)}
+
+
+def _capacity_objective(model, z, z_mean, z_log_var, kl) -> dict:
+    """Burgess et al. (2018): γ · |KL − C|, with C ramped over the steps."""
+    capacity = capacity_at_step(model.step_counter, model.capacity_max, model.capacity_steps)
+    kl_term = model._objective_kl(z_mean, z_log_var, kl)
+    return {
+        "regulariser": model.gamma_variable * ops.abs(kl_term - capacity),
+        "capacity": capacity,
+    }
+
+
+def _tcvae_objective(model, z, z_mean, z_log_var, kl) -> dict:
+    """Chen et al. (2018): α · MI + β · TC + γ_dw · dimension-wise KL."""
+    if model.dataset_size is None:
+        raise ValueError(
+            "The 'tcvae' objective needs the number of training examples: pass "
+            "BetaVAE(..., dataset_size=N) (train_vae fills it in for array data). "
+            "Received: dataset_size=None"
+        )
+    mi, tc, dw = (
+        ops.mean(term)
+        for term in tcvae_decomposition(
+            z, z_mean, z_log_var, model.dataset_size, model.tcvae_estimator
+        )
+    )
+    return {
+        "regulariser": model.alpha_variable * mi
+        + model.beta_variable * tc
+        + model.gamma_dw_variable * dw,
+        "mutual_information": mi,
+        "total_correlation": tc,
+        "dimension_wise_kl": dw,
+    }
+
+
+class Objective(NamedTuple):
+    """A training objective: reconstruction + `regulariser`.
+
+    Attributes:
+        name: the registry key.
+        regulariser: `f(model, z, z_mean, z_log_var, kl) -> dict` with the
+            scalar `"regulariser"` added to the reconstruction loss and every
+            name in `averaged_terms` and `current_values`.
+        averaged_terms: extra loss terms logged like `kl_loss` (averaged
+            over the epoch).
+        current_values: values logged like `beta` (the value at the last
+            step), e.g. the capacity C.
+        weights: names of the model's extra non-trainable scalar weights
+            (besides β) the objective reads.
+    """
+
+    name: str
+    regulariser: Callable
+    averaged_terms: tuple = ()
+    current_values: tuple = ()
+    weights: tuple = ()
+
+
+OBJECTIVES: dict[str, Objective] = {
+    "beta": Objective("beta", _beta_objective),
+    "capacity": Objective(
+        "capacity", _capacity_objective, current_values=("capacity",), weights=("gamma",)
+    ),
+    "tcvae": Objective(
+        "tcvae",
+        _tcvae_objective,
+        averaged_terms=("mutual_information", "total_correlation", "dimension_wise_kl"),
+        weights=("alpha", "gamma_dw"),
+    ),
+}
+
+
+def get_objective(name: str) -> Objective:
+    """Returns the registered objective called `name`.
+
+    Raises:
+        ValueError: if `name` is not registered; the message lists the names.
+    """
+    try:
+        return OBJECTIVES[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"Unknown objective {name!r}; choose one of {sorted(OBJECTIVES)}."
+        ) from None
+
+
 @keras.saving.register_keras_serializable(package="betavae_tf")
 class BetaVAE(keras.Model):
     """A β-Variational Autoencoder: reconstruction + β · KL.
@@ -47,11 +152,36 @@ class BetaVAE(keras.Model):
     `reconstruction = mean_i NLL(x_i | z_i)` (for `"mse"` the sum of squared
     errors; for `"gaussian"` the Gaussian NLL with the learned per-feature
     variance `exp(log_variance)`),
-    `kl = mean_i −0.5 Σ_j (1 + log σ²_ij − μ²_ij − σ²_ij)` and
-    `total = reconstruction + β · kl`.
+    `kl = mean_i −0.5 Σ_j (1 + log σ²_ij − μ²_ij − σ²_ij)` and, for the
+    default `objective="beta"` (Higgins et al., 2017),
+    `total = reconstruction + β · kl`. The other objectives:
 
-    β lives in a non-trainable variable (`beta_variable`), so a callback that
-    changes it between epochs changes what the compiled training step computes.
+    * `"capacity"` (Burgess et al., 2018): `total = reconstruction +
+      γ · |kl − C|`, with the capacity `C = min(C_max, C_max · s / S)` after
+      `s` training steps (`S = capacity_steps`). `s` is the model's
+      `step_counter` variable, which each training step increments and which
+      is saved with the model, so a reloaded model continues the ramp even
+      with a fresh optimizer. β is not used.
+    * `"tcvae"` (Chen et al., 2018): `total = reconstruction + α · MI +
+      β · TC + γ_dw · DW`, the KL split into index-code mutual information,
+      total correlation and dimension-wise KL, estimated by minibatch-weighted
+      sampling (see `betavae_tf.losses.tcvae_decomposition`; the estimates
+      carry constant `log N` offsets). Needs `dataset_size`.
+
+    With `free_bits = λ > 0` (Kingma et al., 2016) the `"beta"` and
+    `"capacity"` objectives use `Σ_j max(λ, mean_i KL_ij)` in place of `kl`
+    (see `betavae_tf.losses.free_bits_kl`); the logged `kl_loss` is always
+    the true analytic KL.
+
+    Logs: `loss` (= `total_loss`), `total_loss`, `reconstruction_loss`,
+    `kl_loss` and `beta`; plus `capacity` for `"capacity"`, and
+    `mutual_information`, `total_correlation` and `dimension_wise_kl` for
+    `"tcvae"`.
+
+    β and every other objective weight (γ, α, γ_dw) live in non-trainable
+    variables (`beta_variable`, `gamma_variable`, ...), so a callback that
+    changes one between epochs or steps changes what the compiled training
+    step computes.
 
     Args:
         input_dim: number of input features for the default dense network.
@@ -68,6 +198,29 @@ class BetaVAE(keras.Model):
         decoder: optional Keras model `z -> decoder output`.
         seed: optional integer making the posterior and prior sampling
             reproducible. Defaults to `None`.
+        objective: `"beta"`, `"capacity"` or `"tcvae"` (see above; the
+            registry is `betavae_tf.models.OBJECTIVES`). Defaults to `"beta"`.
+        gamma: γ, the weight of `|kl − C|` for `"capacity"`, >= 0. Defaults
+            to 1000.0, Burgess et al.'s value for dSprites.
+        capacity_max: C_max in nats for `"capacity"`, >= 0. Defaults to
+            25.0 (Burgess et al., dSprites).
+        capacity_steps: training steps over which C rises linearly from 0 to
+            `capacity_max`, >= 0 (0: C_max from the start). Defaults to
+            100000 (Burgess et al., dSprites).
+        free_bits: λ, free nats per latent dimension for `"beta"` and
+            `"capacity"`, >= 0; 0 turns free bits off. Defaults to 0.0.
+        dataset_size: N, the number of training examples, for `"tcvae"`'s
+            minibatch-weighted sampling; `train_vae` fills it in from array
+            data when it is `None`. Defaults to `None`.
+        alpha: α, the weight of the mutual information for `"tcvae"`, >= 0.
+            Defaults to 1.0 (Chen et al.; the TC weight is `beta`, which
+            Chen et al. set to about 6).
+        gamma_dw: γ_dw, the weight of the dimension-wise KL for `"tcvae"`,
+            >= 0. Defaults to 1.0 (Chen et al.).
+        tcvae_estimator: how `"tcvae"` estimates log q(z): `"mws"`
+            (minibatch-weighted sampling, Chen et al.'s default; its logged
+            terms carry constant `log N` offsets) or `"mss"`
+            (minibatch-stratified sampling, no offsets). Defaults to `"mws"`.
         **kwargs: standard `keras.Model` arguments (`name`, ...).
 
     Example:
@@ -89,10 +242,45 @@ class BetaVAE(keras.Model):
         encoder: keras.Model | None = None,
         decoder: keras.Model | None = None,
         seed: int | None = None,
+        objective: str = "beta",
+        gamma: float = 1000.0,
+        capacity_max: float = 25.0,
+        capacity_steps: int = 100000,
+        free_bits: float = 0.0,
+        dataset_size: int | None = None,
+        alpha: float = 1.0,
+        gamma_dw: float = 1.0,
+        tcvae_estimator: str = "mws",
         **kwargs,
     ):
         super().__init__(**kwargs)
         beta = check_float("beta", beta)
+        self.objective = get_objective(objective)
+        # γ, α and γ_dw as given: the initial values of the variables of the
+        # objectives that use them, and the values reported (and kept in the
+        # config) for those that do not.
+        self._weight_values = {
+            "gamma": check_float("gamma", gamma),
+            "alpha": check_float("alpha", alpha),
+            "gamma_dw": check_float("gamma_dw", gamma_dw),
+        }
+        self.capacity_max = check_float("capacity_max", capacity_max)
+        self.capacity_steps = check_int("capacity_steps", capacity_steps, minimum=0)
+        self.free_bits = check_float("free_bits", free_bits)
+        if self.free_bits > 0 and self.objective.name == "tcvae":
+            raise ValueError(
+                "free_bits works with the 'beta' and 'capacity' objectives, not "
+                f"'tcvae'. Received: free_bits={free_bits!r}"
+            )
+        self.dataset_size = (
+            None if dataset_size is None else check_int("dataset_size", dataset_size)
+        )
+        if tcvae_estimator not in TCVAE_ESTIMATORS:
+            raise ValueError(
+                f"Unknown tcvae_estimator {tcvae_estimator!r}; choose one of "
+                f"{sorted(TCVAE_ESTIMATORS)}."
+            )
+        self.tcvae_estimator = tcvae_estimator
         self.dropout_rate = check_float(
             "dropout_rate", dropout_rate, maximum=1.0, exclusive_maximum=True
         )
@@ -128,6 +316,24 @@ class BetaVAE(keras.Model):
             trainable=False,
             name="beta",
         )
+        # The other objective weights exist only for the objectives that read
+        # them, so a "beta" model has exactly the weights it always had.
+        for weight in ("gamma", "alpha", "gamma_dw"):
+            variable = None
+            if weight in self.objective.weights:
+                variable = self.add_weight(
+                    shape=(),
+                    initializer=keras.initializers.Constant(self._weight_values[weight]),
+                    trainable=False,
+                    name=weight,
+                )
+            setattr(self, f"{weight}_variable", variable)
+        self.step_counter = None
+        if self.objective.name == "capacity":
+            self.step_counter = self.add_weight(
+                shape=(), initializer="zeros", dtype="int64", trainable=False,
+                name="step_counter",
+            )
         # log σ² of the "gaussian" likelihood, one per feature, learned with
         # the networks; other likelihoods have no variance to learn. It lives
         # in a layer because Keras's .h5 writer cannot save a second
@@ -142,6 +348,9 @@ class BetaVAE(keras.Model):
             name="reconstruction_loss"
         )
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+        self.objective_trackers = [
+            keras.metrics.Mean(name=name) for name in self.objective.averaged_terms
+        ]
         self.build((None, *self.feature_shape))
 
     @staticmethod
@@ -195,12 +404,64 @@ class BetaVAE(keras.Model):
     def beta(self, value: float):
         self.beta_variable.assign(check_float("beta", value))
 
+    def _get_weight(self, name: str) -> float:
+        variable = getattr(self, f"{name}_variable")
+        if variable is None:  # the objective does not use it
+            return self._weight_values[name]
+        return float(ops.convert_to_numpy(variable))
+
+    def _set_weight(self, name: str, value: float):
+        value = check_float(name, value)
+        variable = getattr(self, f"{name}_variable")
+        if variable is None:
+            self._weight_values[name] = value
+        else:
+            variable.assign(value)
+
+    @property
+    def gamma(self) -> float:
+        """γ of the `"capacity"` objective (a float view of `gamma_variable`)."""
+        return self._get_weight("gamma")
+
+    @gamma.setter
+    def gamma(self, value: float):
+        self._set_weight("gamma", value)
+
+    @property
+    def alpha(self) -> float:
+        """α of the `"tcvae"` objective (a float view of `alpha_variable`)."""
+        return self._get_weight("alpha")
+
+    @alpha.setter
+    def alpha(self, value: float):
+        self._set_weight("alpha", value)
+
+    @property
+    def gamma_dw(self) -> float:
+        """γ_dw of the `"tcvae"` objective (a float view of `gamma_dw_variable`)."""
+        return self._get_weight("gamma_dw")
+
+    @gamma_dw.setter
+    def gamma_dw(self, value: float):
+        self._set_weight("gamma_dw", value)
+
+    @property
+    def capacity(self) -> float | None:
+        """The capacity C in nats that the next training step of a
+        `"capacity"` model uses; `None` for the other objectives."""
+        if self.step_counter is None:
+            return None
+        return float(ops.convert_to_numpy(
+            capacity_at_step(self.step_counter, self.capacity_max, self.capacity_steps)
+        ))
+
     @property
     def metrics(self):
         return [
             self.total_loss_tracker,
             self.reconstruction_loss_tracker,
             self.kl_loss_tracker,
+            *self.objective_trackers,
         ]
 
     # ----------------------------------------------------------------- inference
@@ -296,7 +557,10 @@ class BetaVAE(keras.Model):
 
         Returns:
             Dict of scalar tensors `total_loss`, `reconstruction_loss`,
-            `kl_loss` (each a mean over the batch of per-example values).
+            `kl_loss` (each a mean over the batch of per-example values; the
+            KL is the true analytic KL even with free bits), plus the
+            objective's extra terms (`capacity`; or `mutual_information`,
+            `total_correlation`, `dimension_wise_kl`).
         """
         x = ops.cast(x, "float32")
         z_mean, z_log_var = self.encoder(x, training=training)
@@ -304,11 +568,19 @@ class BetaVAE(keras.Model):
         decoded = self.decoder(z, training=training)
         reconstruction = ops.mean(self.negative_log_likelihood(x, decoded))
         kl = ops.mean(kl_divergence(z_mean, z_log_var))
+        terms = self.objective.regulariser(self, z, z_mean, z_log_var, kl)
         return {
-            "total_loss": reconstruction + self.beta_variable * kl,
+            "total_loss": reconstruction + terms.pop("regulariser"),
             "reconstruction_loss": reconstruction,
             "kl_loss": kl,
+            **terms,
         }
+
+    def _objective_kl(self, z_mean, z_log_var, kl):
+        """The KL the objective weighs: `kl`, or its free-bits version."""
+        if self.free_bits == 0:
+            return kl
+        return free_bits_kl(z_mean, z_log_var, self.free_bits)
 
     def _update_trackers(self, losses: dict) -> dict:
         for tracker in self.metrics:
@@ -318,6 +590,7 @@ class BetaVAE(keras.Model):
             "loss": logs["total_loss"],
             **logs,
             "beta": ops.convert_to_tensor(self.beta_variable),
+            **{name: losses[name] for name in self.objective.current_values},
         }
 
     def train_step(self, data):
@@ -326,6 +599,8 @@ class BetaVAE(keras.Model):
             losses = self.compute_losses(x, training=True)
         gradients = tape.gradient(losses["total_loss"], self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
+        if self.step_counter is not None:  # the capacity ramp's clock
+            self.step_counter.assign_add(1)
         return self._update_trackers(losses)
 
     def test_step(self, data):
@@ -342,6 +617,15 @@ class BetaVAE(keras.Model):
                 "dropout_rate": self.dropout_rate,
                 "likelihood": self.likelihood.name,
                 "seed": self.seed,
+                "objective": self.objective.name,
+                "gamma": self.gamma,
+                "capacity_max": self.capacity_max,
+                "capacity_steps": self.capacity_steps,
+                "free_bits": self.free_bits,
+                "dataset_size": self.dataset_size,
+                "alpha": self.alpha,
+                "gamma_dw": self.gamma_dw,
+                "tcvae_estimator": self.tcvae_estimator,
                 "encoder": None,
                 "decoder": None,
             }

@@ -36,10 +36,42 @@ class TrainingDivergedError(FloatingPointError):
 def warmup_epochs(kl_scheduler, epochs: int) -> int:
     """Epochs during which β still moves, so losses are not comparable.
 
-    Early stopping, the checkpoint and the plateau scheduler start watching
-    after them; at least the last epoch is always watched.
+    The scheduler's `n_epochs` (0 when it has none). Early stopping, the
+    checkpoint and the plateau scheduler start watching after them; at least
+    the last epoch is always watched.
     """
     return max(0, min(getattr(kl_scheduler, "n_epochs", 0), epochs - 1))
+
+
+def _steps_per_epoch(data, batch_size: int) -> int | None:
+    """Training steps per epoch for arrays and datasets of known length."""
+    if isinstance(data, np.ndarray):
+        return math.ceil(len(data) / batch_size)
+    cardinality = int(data.cardinality())
+    return cardinality if cardinality > 0 else None
+
+
+def _fill_in_schedule_and_objective(model: BetaVAE, kl_scheduler, X_train, batch_size: int):
+    """Gives per-step β schedules their steps per epoch and "tcvae" models
+    their `dataset_size` (from array data), or explains what is missing."""
+    if getattr(kl_scheduler, "update", None) == "step":
+        steps = _steps_per_epoch(X_train, batch_size)
+        if steps is not None:
+            kl_scheduler.steps_per_epoch = steps
+        elif kl_scheduler.steps_per_epoch is None:
+            raise ValueError(
+                f"X_train is a dataset of unknown length, so the per-step "
+                f"{type(kl_scheduler).__name__} cannot know its warm-up in epochs; "
+                "pass steps_per_epoch=... to the scheduler."
+            )
+    if model.objective.name == "tcvae" and model.dataset_size is None:
+        if not isinstance(X_train, np.ndarray):
+            raise ValueError(
+                "The 'tcvae' objective needs the number of training examples, which a "
+                "tf.data.Dataset does not tell; pass BetaVAE(..., dataset_size=N). "
+                "Received: dataset_size=None"
+            )
+        model.dataset_size = len(X_train)
 
 
 def best_epoch(history: keras.callbacks.History, monitor: str = "val_loss", start_from_epoch: int = 0) -> int:
@@ -130,6 +162,8 @@ def train_vae(
     optimizer: keras.optimizers.Optimizer | None = None,
     shuffle: bool = True,
     verbose="auto",
+    clipnorm: float | None = None,
+    clipvalue: float | None = None,
 ) -> tuple[keras.callbacks.History, BetaVAE]:
     """Compiles and fits `model` with early stopping, checkpoints and LR schedule.
 
@@ -142,6 +176,11 @@ def train_vae(
     While a `kl_scheduler` with `n_epochs` is still warming β up, losses of
     different epochs are not comparable (β changes), so early stopping, the
     checkpoint and the plateau scheduler start watching at epoch `n_epochs`.
+    A per-step scheduler (`update="step"`) without `steps_per_epoch` gets
+    it from the data (arrays, or datasets of known length).
+
+    A `"tcvae"` model whose `dataset_size` is `None` gets `len(X_train)`
+    for array data; for a `tf.data.Dataset` pass `dataset_size` to the model.
 
     Args:
         model: a `BetaVAE`.
@@ -167,6 +206,12 @@ def train_vae(
             to keep the state of a reloaded model's optimizer.
         shuffle: shuffle array data each epoch. Defaults to `True`.
         verbose: Keras `fit` verbosity. Defaults to `"auto"`.
+        clipnorm: if set (> 0), Adam clips each weight's gradient to this L2
+            norm. Defaults to `None` (no clipping).
+        clipvalue: if set (> 0), Adam clips every gradient element to
+            `[-clipvalue, clipvalue]`. Defaults to `None`. At most one of
+            `clipnorm` and `clipvalue`; neither with `optimizer` (set them on
+            your optimizer instead).
 
     Returns:
         `(history, model)`; `model` holds the best weights seen.
@@ -184,6 +229,20 @@ def train_vae(
     learning_rate = check_float("learning_rate", learning_rate, exclusive_minimum=True)
     if patience is not None:
         patience = check_int("patience", patience, minimum=0)
+    clipping = {}
+    for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue)):
+        if value is not None:
+            clipping[name] = check_float(name, value, exclusive_minimum=True)
+    if len(clipping) == 2:
+        raise ValueError(
+            "Pass at most one of clipnorm and clipvalue. Received: "
+            f"clipnorm={clipnorm!r}, clipvalue={clipvalue!r}"
+        )
+    if clipping and optimizer is not None:
+        raise ValueError(
+            f"{next(iter(clipping))} applies to the default Adam; set it on your "
+            f"optimizer instead. Received: optimizer={type(optimizer).__name__}"
+        )
     X_train = _prepare_data(X_train, "X_train", model, batch_size)
     if X_val is not None:
         X_val = _prepare_data(X_val, "X_val", model, None)
@@ -199,12 +258,16 @@ def train_vae(
         if not isinstance(callback, keras.callbacks.Callback):
             raise ValueError(f"callbacks must be keras Callbacks; got {callback!r}.")
 
+    _fill_in_schedule_and_objective(model, kl_scheduler, X_train, batch_size)
+
     monitor = "val_loss" if X_val is not None else "loss"
     warmup = warmup_epochs(kl_scheduler, epochs)
     optimizer_learning_rate, lr_callback = _learning_rate_setup(
         lr_scheduler, learning_rate, monitor, warmup
     )
-    model.compile(optimizer=optimizer or keras.optimizers.Adam(optimizer_learning_rate))
+    model.compile(
+        optimizer=optimizer or keras.optimizers.Adam(optimizer_learning_rate, **clipping)
+    )
 
     wired = [kl_scheduler, keras.callbacks.TerminateOnNaN()]
     if patience is not None:

@@ -5,11 +5,15 @@ from keras import ops
 from betavae_tf.losses import (
     LIKELIHOODS,
     bernoulli_negative_log_likelihood,
+    capacity_at_step,
+    free_bits_kl,
+    gaussian_log_density,
     gaussian_negative_log_likelihood,
     get_likelihood,
     kl_divergence,
     kl_divergence_per_dimension,
     sum_squared_error,
+    tcvae_decomposition,
 )
 
 
@@ -114,3 +118,143 @@ def test_unknown_likelihood_lists_the_valid_names():
     assert get_likelihood("mse").name == "mse"
     with pytest.raises(ValueError, match=r"Unknown likelihood 'poisson'.*bernoulli.*gaussian.*mse"):
         get_likelihood("poisson")
+
+
+# ------------------------------------------------------------ objective math
+def test_gaussian_log_density_matches_numpy_and_broadcasts():
+    rng = np.random.default_rng(5)
+    z, mean = rng.normal(size=(2, 4, 3)).astype("float32")
+    log_var = rng.normal(size=(3,)).astype("float32")
+    expected = -0.5 * (np.log(2 * np.pi) + log_var + (z - mean) ** 2 / np.exp(log_var))
+    np.testing.assert_allclose(ops.convert_to_numpy(gaussian_log_density(z, mean, log_var)), expected, rtol=1e-5)
+    assert float(gaussian_log_density(0.0, 0.0, 0.0)) == pytest.approx(-0.5 * np.log(2 * np.pi))
+
+
+@pytest.mark.parametrize(
+    "step, expected", [(0, 0.0), (25, 5.0), (50, 10.0), (100, 20.0), (101, 20.0), (10**6, 20.0)]
+)
+def test_capacity_ramp_start_middle_end_and_past_end(step, expected):
+    assert float(capacity_at_step(step, 20.0, 100)) == pytest.approx(expected)
+
+
+def test_capacity_with_no_ramp_is_the_maximum_from_the_start():
+    assert float(capacity_at_step(0, 7.0, 0)) == 7.0
+
+
+def test_free_bits_floor_the_batch_mean_kl_of_each_dimension():
+    # Per-dimension KL of N(mu, 1): mu²/2. Dimension 0 has KL 0 and 2 in the
+    # two examples (mean 1), dimension 1 KL 0.5 in both, dimension 2 KL 0.
+    mu = np.array([[0.0, 1.0, 0.0], [2.0, 1.0, 0.0]], "float32")
+    log_var = np.zeros_like(mu)
+    assert float(free_bits_kl(mu, log_var, 0.0)) == pytest.approx(1.5)
+    assert float(free_bits_kl(mu, log_var, 0.0)) == pytest.approx(float(ops.mean(kl_divergence(mu, log_var))))
+    # λ = 1.5 floors every dimension's batch mean: 1.5 + 1.5 + 1.5. Flooring
+    # per example instead would give dimension 0 a mean of (1.5 + 2) / 2.
+    assert float(free_bits_kl(mu, log_var, 1.5)) == pytest.approx(4.5)
+    assert float(free_bits_kl(mu, log_var, 0.75)) == pytest.approx(1.0 + 0.75 + 0.75)
+
+
+def numpy_tcvae_mws(z, mu, log_var, n):
+    """Chen et al.'s minibatch-weighted sampling, written out in NumPy."""
+    def log_normal(v, m, lv):
+        return -0.5 * (np.log(2 * np.pi) + lv + (v - m) ** 2 / np.exp(lv))
+
+    def logsumexp(a, axis):
+        top = a.max(axis=axis, keepdims=True)
+        return np.squeeze(top, axis) + np.log(np.exp(a - top).sum(axis=axis))
+
+    z, mu, log_var = (np.asarray(a, "float64") for a in (z, mu, log_var))
+    m = len(z)
+    matrix = log_normal(z[:, None, :], mu[None], log_var[None])
+    log_qz = logsumexp(matrix.sum(2), 1) - np.log(n * m)
+    log_qz_product = (logsumexp(matrix, 1) - np.log(n * m)).sum(1)
+    log_qz_x = log_normal(z, mu, log_var).sum(1)
+    log_pz = log_normal(z, 0.0, 0.0).sum(1)
+    return log_qz_x - log_qz, log_qz - log_qz_product, log_qz_product - log_pz
+
+
+def tcvae_terms(z, mu, log_var, n, estimator="mws"):
+    return [ops.convert_to_numpy(t).astype("float64")
+            for t in tcvae_decomposition(z, mu, log_var, n, estimator)]
+
+
+def test_tcvae_mws_matches_numpy():
+    rng = np.random.default_rng(6)
+    mu, log_var, eps = rng.normal(size=(3, 32, 5)).astype("float32")
+    z = mu + np.exp(0.5 * log_var) * eps
+    for got, want in zip(tcvae_terms(z, mu, log_var, 1000), numpy_tcvae_mws(z, mu, log_var, 1000)):
+        assert got.shape == (32,)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+
+
+def test_tcvae_known_answer_when_every_posterior_is_the_prior():
+    # q(z|x) = N(0, I) for all x: the true MI, TC and dimension-wise KL are 0.
+    # MWS's log(N·M) correction makes them log N, (D − 1)·log N, −D·log N;
+    # MSS's weights sum to one and give the zeros.
+    rng = np.random.default_rng(7)
+    m, d, n = 16, 4, 500
+    z = rng.normal(size=(m, d)).astype("float32")
+    zeros = np.zeros((m, d), "float32")
+    mi, tc, dw = tcvae_terms(z, zeros, zeros, n, "mws")
+    np.testing.assert_allclose(mi, np.log(n), rtol=1e-5)
+    np.testing.assert_allclose(tc, (d - 1) * np.log(n), rtol=1e-5)
+    np.testing.assert_allclose(dw, -d * np.log(n), rtol=1e-5)
+    for term in tcvae_terms(z, zeros, zeros, n, "mss"):
+        np.testing.assert_allclose(term, 0.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("estimator", ["mws", "mss"])
+def test_tcvae_of_a_single_example_data_set_is_all_dimension_wise_kl(estimator):
+    # N = M = 1: q(z) = q(z|x), which factorises: MI = TC = 0, DW = log q(z|x) − log p(z).
+    mu, log_var = np.array([[0.5, -1.0, 2.0]], "float32"), np.array([[0.3, -0.5, 0.0]], "float32")
+    z = np.array([[0.1, -0.7, 1.5]], "float32")
+    mi, tc, dw = tcvae_terms(z, mu, log_var, 1, estimator)
+    np.testing.assert_allclose([mi[0], tc[0]], 0.0, atol=1e-5)
+    expected = ops.convert_to_numpy(
+        ops.sum(gaussian_log_density(z, mu, log_var) - gaussian_log_density(z, 0.0, 0.0)))
+    assert dw[0] == pytest.approx(float(expected), rel=1e-5)
+
+
+@pytest.mark.parametrize("estimator", ["mws", "mss"])
+def test_tcvae_terms_sum_to_a_one_sample_kl_whose_mean_is_the_analytic_kl(estimator):
+    rng = np.random.default_rng(8)
+    m, d = 256, 3
+    mu = rng.normal(size=(m, d)).astype("float32")
+    log_var = rng.normal(-1.0, 0.5, size=(m, d)).astype("float32")
+    totals = []
+    for _ in range(40):  # 40 draws of z per example: the mean is an expectation
+        z = (mu + np.exp(0.5 * log_var) * rng.normal(size=(m, d))).astype("float32")
+        total = np.sum(tcvae_terms(z, mu, log_var, 10_000, estimator), axis=0)
+        single_sample_kl = ops.convert_to_numpy(ops.sum(
+            gaussian_log_density(z, mu, log_var) - gaussian_log_density(z, 0.0, 0.0), axis=1))
+        np.testing.assert_allclose(total, single_sample_kl, rtol=1e-4, atol=1e-3)
+        totals.append(total)
+    analytic = ops.convert_to_numpy(kl_divergence(mu, log_var))
+    assert np.mean(totals) == pytest.approx(analytic.mean(), rel=0.03)
+
+
+def independent_and_correlated_posteriors(m=512, d=4, sd=0.5, seed=9):
+    rng = np.random.default_rng(seed)
+    log_var = np.full((m, d), 2 * np.log(sd), "float32")
+    independent = rng.normal(size=(m, d)).astype("float32")  # factorised aggregate posterior
+    correlated = np.repeat(rng.normal(size=(m, 1)), d, axis=1).astype("float32")  # z_1 = ... = z_d
+    for mu in (independent, correlated):
+        yield mu, log_var, (mu + sd * rng.normal(size=(m, d))).astype("float32")
+
+
+def test_total_correlation_is_near_zero_for_independent_latents_and_large_for_correlated_ones():
+    n, d = 10_000, 4
+    (mu_i, lv_i, z_i), (mu_c, lv_c, z_c) = independent_and_correlated_posteriors(d=d)
+    # MSS: no offset.
+    assert abs(tcvae_terms(z_i, mu_i, lv_i, n, "mss")[1].mean()) < 0.25
+    assert tcvae_terms(z_c, mu_c, lv_c, n, "mss")[1].mean() > 1.0
+    # MWS: the same, above its constant (D − 1)·log N.
+    offset = (d - 1) * np.log(n)
+    assert abs(tcvae_terms(z_i, mu_i, lv_i, n, "mws")[1].mean() - offset) < 0.25
+    assert tcvae_terms(z_c, mu_c, lv_c, n, "mws")[1].mean() - offset > 1.0
+
+
+def test_unknown_tcvae_estimator_lists_the_valid_names():
+    zeros = np.zeros((2, 2), "float32")
+    with pytest.raises(ValueError, match=r"Unknown tcvae estimator 'exact'.*mss.*mws"):
+        tcvae_decomposition(zeros, zeros, zeros, 10, "exact")

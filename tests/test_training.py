@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from betavae_tf import BetaVAE, KLAnnealing, TrainingDivergedError, custom_objects, load_vae, train_vae
+from betavae_tf import BetaVAE, KLAnnealing, TrainingDivergedError, custom_objects, load_vae, save_vae, train_vae
+from betavae_tf.callbacks import CyclicalAnnealing, SigmoidAnnealing
+from betavae_tf.training import warmup_epochs
 
 
 @pytest.fixture(scope="module", params=["h5", "keras"])
@@ -112,6 +114,15 @@ def bad_inputs(x):
         "unknown lr scheduler": ({"lr_scheduler": "cosine"}, r"Unknown lr_scheduler 'cosine'"),
         "unbatched dataset": ({"X_train": tf.data.Dataset.from_tensor_slices(x)}, r"is it batched\?"),
         "dataset of wrong width": ({"X_train": tf.data.Dataset.from_tensor_slices(x[:, :8]).batch(4)}, r"expects batches of shape \(None, 64\)"),
+        "zero clipnorm": ({"clipnorm": 0}, r"clipnorm must be a finite number > 0.0. Received: clipnorm=0"),
+        "negative clipvalue": ({"clipvalue": -1.0}, r"clipvalue must be a finite number > 0.0. Received: clipvalue=-1.0"),
+        "both clips": ({"clipnorm": 1.0, "clipvalue": 1.0}, r"Pass at most one of clipnorm and clipvalue"),
+        "clip with own optimizer": ({"clipnorm": 1.0, "optimizer": keras.optimizers.SGD()},
+                                    r"clipnorm applies to the default Adam; set it on your optimizer instead"),
+        "per-step schedule on data of unknown length": (
+            {"X_train": tf.data.Dataset.from_tensor_slices(x).filter(lambda v: True).batch(4),
+             "kl_scheduler": SigmoidAnnealing(update="step")},
+            r"dataset of unknown length, so the per-step SigmoidAnnealing cannot know its warm-up"),
     }
 
 
@@ -145,3 +156,70 @@ def test_divergence_stops_with_a_clear_error_and_keeps_the_best_checkpoint(digit
                   save_path=path, verbose=0, lr_scheduler=None)
     assert not np.isfinite(error.value.history.history["loss"][-1])
     np.testing.assert_array_equal(load_vae(path).predict(x_val, verbose=0), good)
+
+
+@pytest.mark.parametrize("clip", [{"clipnorm": 0.5}, {"clipvalue": 0.01}])
+def test_gradient_clipping_is_set_on_adam(clip, digits):
+    x_train, x_val = digits
+    model = BetaVAE(input_dim=64, encoding_dim=4, seed=0)
+    history, _ = train_vae(model, x_train[:128], x_val, epochs=1, save_path=None, verbose=0, **clip)
+    (name, value), = clip.items()
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert getattr(model.optimizer, name) == value
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def test_unclipped_by_default(digits):
+    x_train, x_val = digits
+    model = BetaVAE(input_dim=64, encoding_dim=4)
+    train_vae(model, x_train[:128], x_val, epochs=1, save_path=None, verbose=0)
+    assert model.optimizer.clipnorm is None and model.optimizer.clipvalue is None
+
+
+def test_tcvae_gets_its_dataset_size_from_array_data_and_logs_its_terms(digits):
+    x_train, x_val = digits
+    model = BetaVAE(input_dim=64, encoding_dim=4, objective="tcvae", beta=6.0, seed=0)
+    history, _ = train_vae(model, x_train[:200], x_val, epochs=2, save_path=None, verbose=0)
+    assert model.dataset_size == 200 and model.get_config()["dataset_size"] == 200
+    for key in ("mutual_information", "total_correlation", "dimension_wise_kl", "kl_loss"):
+        assert np.isfinite(history.history[key]).all() and f"val_{key}" in history.history
+
+
+def test_tcvae_on_a_dataset_needs_an_explicit_dataset_size(digits):
+    x_train, _ = digits
+    train = tf.data.Dataset.from_tensor_slices(x_train).batch(64)
+    model = BetaVAE(input_dim=64, encoding_dim=4, objective="tcvae")
+    with pytest.raises(ValueError, match=r"'tcvae' objective needs the number of training examples.*dataset_size=N"):
+        train_vae(model, train, epochs=1, save_path=None, verbose=0)
+    assert not model.compiled
+    sized = BetaVAE(input_dim=64, encoding_dim=4, objective="tcvae", dataset_size=len(x_train))
+    history, _ = train_vae(sized, train, epochs=1, save_path=None, verbose=0)
+    assert np.isfinite(history.history["total_correlation"]).all()
+
+
+def test_capacity_model_continues_its_ramp_after_reloading(digits, tmp_path):
+    x_train, x_val = digits
+    path = str(tmp_path / "capacity.keras")
+    model = BetaVAE(input_dim=64, encoding_dim=4, objective="capacity", gamma=10.0,
+                    capacity_max=5.0, capacity_steps=20, seed=0)
+    history, model = train_vae(model, x_train[:256], x_val, epochs=3, batch_size=64, save_path=None,
+                               patience=None, lr_scheduler=None, verbose=0)
+    assert history.history["capacity"] == pytest.approx([0.75, 1.75, 2.75])  # C of each epoch's last step
+    reloaded = load_vae(save_vae(model, path))
+    assert int(reloaded.step_counter) == int(model.step_counter) and reloaded.capacity == model.capacity
+    # A fresh optimizer (train_vae builds one) does not restart the ramp.
+    more, _ = train_vae(reloaded, x_train[:256], x_val, epochs=1, batch_size=64, save_path=None, verbose=0)
+    assert more.history["capacity"][0] > history.history["capacity"][-1]
+
+
+def test_per_step_schedules_get_their_steps_and_delay_the_watchers(digits, tmp_path):
+    x_train, x_val = digits
+    schedule = CyclicalAnnealing(0.0, 1.0, cycle_length=6, n_cycles=1, ratio=1.0, update="step")
+    model = BetaVAE(input_dim=64, encoding_dim=4, beta=0.0, seed=0)
+    history, _ = train_vae(model, x_train[:256], x_val, epochs=4, batch_size=64, kl_scheduler=schedule,
+                           save_path=str(tmp_path / "m.h5"), verbose=0)
+    assert schedule.steps_per_epoch == 4
+    assert schedule.n_epochs == warmup_epochs(schedule, 4) == 2  # β settles during epoch 2
+    # The epoch logs show the β of each epoch's last step: 3/6, 1, 1, 1.
+    assert history.history["beta"] == pytest.approx([0.5, 1.0, 1.0, 1.0])
+    assert load_vae(tmp_path / "m.h5").beta == 1.0  # nothing saved before the warm-up ended

@@ -13,8 +13,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from betavae_tf.callbacks import (  # noqa: E402
     BestModelCheckpoint,
+    BetaSchedule,
+    CyclicalAnnealing,
     DelayedReduceLROnPlateau,
     KLAnnealing,
+    MetricsLogger,
+    SigmoidAnnealing,
 )
 from betavae_tf.layers import LearnedLogVariance, Sampling  # noqa: E402
 from betavae_tf.losses import (  # noqa: E402
@@ -34,7 +38,8 @@ from betavae_tf.metrics import (  # noqa: E402
     posterior_collapse_warning,
     sap,
 )
-from betavae_tf.models import BetaVAE  # noqa: E402
+from betavae_tf.marginal_likelihood import log_likelihood  # noqa: E402
+from betavae_tf.models import OBJECTIVES, BetaVAE  # noqa: E402
 from betavae_tf.networks import (  # noqa: E402
     build_conv_decoder,
     build_conv_encoder,
@@ -60,14 +65,19 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BestModelCheckpoint",
+    "BetaSchedule",
     "BetaVAE",
     "CONV_PRESETS",
+    "CyclicalAnnealing",
     "DelayedReduceLROnPlateau",
     "KLAnnealing",
     "LIKELIHOODS",
     "LearnedLogVariance",
+    "MetricsLogger",
+    "OBJECTIVES",
     "PosteriorCollapseWarning",
     "Sampling",
+    "SigmoidAnnealing",
     "TrainingDivergedError",
     "active_units",
     "beta_sweep",
@@ -87,6 +97,7 @@ __all__ = [
     "kl_per_dimension",
     "latent_traversal",
     "load_vae",
+    "log_likelihood",
     "mean_representation",
     "mig",
     "plot_interpolation",

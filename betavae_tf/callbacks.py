@@ -429,3 +429,58 @@ class DelayedReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
             logs["learning_rate"] = float(
                 keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
             )
+
+
+class MetricsLogger(keras.callbacks.Callback):
+    """Logs KL per latent dimension and disentanglement metrics every N epochs.
+
+    At the end of every `every_n_epochs`-th epoch it adds `kl_dim_<j>` (mean
+    KL of latent j over `x`, nats) and, when a ground-truth `dataset` is
+    given, one number per chosen metric (`mig`, `beta_vae_score`,
+    `factor_vae_score`, `dci_disentanglement`, `dci_completeness`,
+    `dci_informativeness`, `sap`) to the logs, so they land in the History.
+    Other epochs log NaN under the same keys, which keeps History's lists
+    aligned with the epochs.
+
+    Args:
+        x: examples `(n, *feature_shape)` for the KL per dimension.
+        dataset: optional `betavae_tf.datasets.GroundTruthData`.
+        metrics: metric names (see `betavae_tf.evaluation.DISENTANGLEMENT_METRICS`).
+            Defaults to `("mig",)`.
+        every_n_epochs: period in epochs. Defaults to 5.
+        scale: fraction of the metrics' default point counts. Defaults to 0.1.
+        random_state: seed of the metrics. Defaults to 0.
+    """
+
+    def __init__(self, x, dataset=None, metrics=("mig",), every_n_epochs: int = 5,
+                 scale: float = 0.1, random_state: int = 0):
+        from betavae_tf.evaluation import DISENTANGLEMENT_METRICS, SCORES
+
+        super().__init__()
+        self.x = x
+        self.dataset = dataset
+        self.metrics = tuple(metrics) if dataset is not None else ()
+        unknown = sorted(set(self.metrics) - set(DISENTANGLEMENT_METRICS))
+        if unknown:
+            raise ValueError(
+                f"Unknown metric(s) {unknown}; choose from {sorted(DISENTANGLEMENT_METRICS)}."
+            )
+        self.every_n_epochs = check_int("every_n_epochs", every_n_epochs)
+        self.scale = check_float("scale", scale, exclusive_minimum=True)
+        self.random_state = random_state
+        self.score_names = [log for metric, _, log, _ in SCORES if metric in self.metrics]
+
+    def on_epoch_end(self, epoch, logs=None):
+        from betavae_tf.evaluation import evaluate_disentanglement, flat_scores
+        from betavae_tf.metrics import kl_per_dimension
+
+        if logs is None:
+            return
+        due = (epoch + 1) % self.every_n_epochs == 0
+        kl = kl_per_dimension(self.model, self.x) if due else [math.nan] * self.model.encoding_dim
+        logs.update({f"kl_dim_{j}": float(value) for j, value in enumerate(kl)})
+        scores = dict.fromkeys(self.score_names, math.nan)
+        if due and self.metrics:
+            scores.update(flat_scores(evaluate_disentanglement(
+                self.model, self.dataset, self.random_state, self.metrics, self.scale)))
+        logs.update(scores)

@@ -78,13 +78,35 @@ def _add_model_arguments(parser):
                         help="latent size (default 16, or the preset's)")
     parser.add_argument("--dropout-rate", type=_bounded(float, 0.0, 0.99), default=None,
                         help="dropout rate (default 0.2 dense, or the preset's)")
+    parser.add_argument("--objective", choices=("beta", "capacity", "tcvae"), default=None,
+                        help="beta: recon + β·KL (default); capacity: recon + γ·|KL − C| (Burgess et al.); "
+                        "tcvae: recon + α·MI + β·TC + γ_dw·DW-KL (Chen et al.)")
+    parser.add_argument("--free-bits", type=_bounded(float, 0.0), default=None,
+                        help="KL floor per latent dimension in nats (beta and capacity objectives)")
+    parser.add_argument("--gamma", type=_bounded(float, 0.0), default=None,
+                        help="capacity objective: weight γ (default 1000)")
+    parser.add_argument("--capacity-max", type=_bounded(float, 0.0), default=None,
+                        help="capacity objective: final C in nats (default 25)")
+    parser.add_argument("--capacity-steps", type=_bounded(int, 0), default=None,
+                        help="capacity objective: steps to raise C to its maximum (default 100000)")
+    parser.add_argument("--alpha", type=_bounded(float, 0.0), default=None,
+                        help="tcvae objective: weight of the index-code mutual information (default 1)")
+    parser.add_argument("--gamma-dw", type=_bounded(float, 0.0), default=None,
+                        help="tcvae objective: weight of the dimension-wise KL (default 1)")
 
 
 def _add_training_arguments(parser, default_epochs: int):
     parser.add_argument("--start-beta", type=_bounded(float, 0.0), default=0.0,
                         help="beta at epoch 1 of the annealing (default 0.0)")
     parser.add_argument("--anneal-epochs", type=_bounded(int, 0), default=10,
-                        help="epochs to ramp beta up from --start-beta; 0 disables (default 10)")
+                        help="epochs to ramp beta up from --start-beta (one cycle for cyclical); "
+                        "0 disables (default 10)")
+    parser.add_argument("--anneal", choices=("linear", "cyclical", "sigmoid"), default="linear",
+                        help="shape of the β schedule (default linear)")
+    parser.add_argument("--cycles", type=_bounded(int, 1), default=4,
+                        help="cyclical schedule: number of cycles (default 4)")
+    parser.add_argument("--clipnorm", type=_bounded(float, 0.0, exclusive_minimum=True), default=None,
+                        help="clip each gradient to this norm (default: no clipping)")
     parser.add_argument("--epochs", type=_bounded(int, 1), default=default_epochs,
                         help=f"most epochs to run (default {default_epochs})")
     parser.add_argument("--batch-size", type=_bounded(int, 1), default=64, help="default 64")
@@ -197,19 +219,37 @@ def _load_data(options: dict, batch_size: int = 64):
     )
 
 
+MODEL_OPTIONS = ("objective", "free_bits", "gamma", "capacity_max", "capacity_steps", "alpha", "gamma_dw")
+
+
+def _make_scheduler(args, target_beta: float):
+    """The β schedule `args` asks for, ending at `target_beta`, or `None`."""
+    from betavae_tf.callbacks import CyclicalAnnealing, KLAnnealing, SigmoidAnnealing
+
+    if args.anneal_epochs == 0:
+        return None
+    if args.anneal == "cyclical":
+        return CyclicalAnnealing(args.start_beta, target_beta, cycle_length=args.anneal_epochs,
+                                 n_cycles=args.cycles)
+    if args.anneal == "sigmoid":
+        return SigmoidAnnealing(args.start_beta, target_beta, duration=args.anneal_epochs)
+    return KLAnnealing(args.start_beta, target_beta, args.anneal_epochs)
+
+
 def _build_model(args, data, beta: float, seed: int):
     """The model `args` asks for, and the data as that model takes it."""
     from betavae_tf import BetaVAE
     from betavae_tf.data_sources import flatten, parse_source
     from betavae_tf.presets import build_conv_beta_vae
 
+    options = {key: getattr(args, key) for key in MODEL_OPTIONS if getattr(args, key, None) is not None}
     if args.model == "dense":
         data = flatten(data)
         likelihood = args.likelihood or ("bernoulli" if data.image_shape else "mse")
         model = BetaVAE(
             input_dim=data.feature_shape[0], encoding_dim=args.encoding_dim or 16, beta=beta,
             dropout_rate=0.2 if args.dropout_rate is None else args.dropout_rate,
-            likelihood=likelihood, seed=seed,
+            likelihood=likelihood, seed=seed, **options,
         )
         return model, data
     if data.image_shape is None:
@@ -218,7 +258,7 @@ def _build_model(args, data, beta: float, seed: int):
             f"{args.data}. Use --model dense for vectors."
         )
     kind = parse_source(args.data)[0]
-    overrides = {"input_shape": tuple(data.feature_shape)}
+    overrides = {"input_shape": tuple(data.feature_shape), **options}
     if args.encoding_dim is not None:
         overrides["encoding_dim"] = args.encoding_dim
     if args.dropout_rate is not None:
@@ -250,7 +290,7 @@ def _train(args) -> int:
     import keras
     import numpy as np
 
-    from betavae_tf import KLAnnealing, plot_vae_history, train_vae
+    from betavae_tf import plot_vae_history, train_vae
     from betavae_tf.training import TrainingDivergedError, best_epoch, warmup_epochs
 
     output_dir = os.path.abspath(args.output_dir)
@@ -273,13 +313,13 @@ def _train(args) -> int:
     if not os.access(output_dir, os.W_OK):
         raise OSError(f"The output folder {output_dir!r} is not writable; pass --output-dir.")
 
-    scheduler = KLAnnealing(args.start_beta, args.beta, args.anneal_epochs) if annealing else None
+    scheduler = _make_scheduler(args, args.beta)
     size = f"{len(data.train)} train / {len(data.validation)} validation examples" if isinstance(
         data.train, np.ndarray) else "streamed images"
     print(
         f"Training a {args.model} β-VAE ({model.likelihood.name} likelihood, latent "
         f"{model.encoding_dim}) on {options['data']}: {size} of shape {tuple(data.feature_shape)}, "
-        f"β → {args.beta}" + (f" over {args.anneal_epochs} epochs" if annealing else "")
+        f"β → {args.beta}" + (f" ({args.anneal} schedule, {args.anneal_epochs} epochs)" if annealing else "")
     )
     diverged = None
     try:
@@ -288,6 +328,7 @@ def _train(args) -> int:
             batch_size=args.batch_size, epochs=args.epochs,
             learning_rate=args.learning_rate, save_path=save_path,
             kl_scheduler=scheduler, patience=args.patience, verbose=args.verbose,
+            clipnorm=args.clipnorm,
         )
     except TrainingDivergedError as error:
         diverged, history = error, error.history
@@ -317,8 +358,9 @@ def _train(args) -> int:
 
     print(f"\nEpochs run: {summary['epochs_run']} of {args.epochs}")
     print(
-        f"Best epoch {best + 1}, validation: total {{total_loss:.3f}} = "
-        "reconstruction {reconstruction_loss:.3f} + β {beta:.3g} × KL {kl_loss:.3f}".format(**best_logs)
+        f"Best epoch {best + 1}, validation: total {{total_loss:.3f}}, reconstruction "
+        "{reconstruction_loss:.3f}, KL {kl_loss:.3f} (β {beta:.3g}, objective "
+        f"{model.objective.name})".format(**best_logs)
     )
     _report(files)
     if diverged:
@@ -330,7 +372,6 @@ def _train(args) -> int:
 def _sweep(args) -> int:
     import numpy as np
 
-    from betavae_tf import KLAnnealing
     from betavae_tf.sweep import beta_sweep
 
     options = _data_options(args)
@@ -344,8 +385,8 @@ def _sweep(args) -> int:
         args.betas, data.train, data.test, output_dir,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         seed=options["seed"], verbose=args.verbose,
-        kl_scheduler_factory=(lambda beta: KLAnnealing(args.start_beta, beta, args.anneal_epochs))
-        if args.anneal_epochs > 0 else None,
+        kl_scheduler_factory=(lambda beta: _make_scheduler(args, beta)) if args.anneal_epochs > 0 else None,
+        clipnorm=args.clipnorm,
         **_display_options(data),
     )
     print(open(os.path.join(output_dir, "beta_sweep.md")).read())

@@ -73,20 +73,26 @@ def evaluate_disentanglement(
     }
 
 
-def headline_scores(results: dict) -> dict:
-    """One number per score, for bars and tables: MIG, accuracies, D/C/I, SAP."""
-    keys = {
-        "mig": [("MIG", "discrete_mig")],
-        "beta_vae_score": [("β-VAE score", "eval_accuracy")],
-        "factor_vae_score": [("FactorVAE score", "eval_accuracy")],
-        "dci": [("DCI disentanglement", "disentanglement"), ("DCI completeness", "completeness"),
-                ("DCI informativeness", "informativeness_test")],
-        "sap": [("SAP", "sap_score")],
-    }
+# (metric, key in its dict, log name, label) of the one number per score.
+SCORES = (
+    ("mig", "discrete_mig", "mig", "MIG"),
+    ("beta_vae_score", "eval_accuracy", "beta_vae_score", "β-VAE score"),
+    ("factor_vae_score", "eval_accuracy", "factor_vae_score", "FactorVAE score"),
+    ("dci", "disentanglement", "dci_disentanglement", "DCI disentanglement"),
+    ("dci", "completeness", "dci_completeness", "DCI completeness"),
+    ("dci", "informativeness_test", "dci_informativeness", "DCI informativeness"),
+    ("sap", "sap_score", "sap", "SAP"),
+)
+
+
+def flat_scores(results: dict, labels: bool = False) -> dict:
+    """One number per score (MIG, eval accuracies, D/C/I, SAP) from
+    `evaluate_disentanglement`'s output, keyed by log name (`"mig"`,
+    `"dci_disentanglement"`, ...) or, with `labels=True`, by a display label."""
     return {
-        label: float(results[name][key])
-        for name, pairs in keys.items() if name in results
-        for label, key in pairs
+        (label if labels else log_name): float(results[metric][key])
+        for metric, key, log_name, label in SCORES
+        if metric in results
     }
 
 
@@ -125,7 +131,7 @@ def plot_evaluation_report(
     kl_axes.set(title=f"KL per latent dimension (total {kl.sum():.2f} nats; grey: inactive)",
                 xlabel="latent dimension", ylabel="nats")
     score_axes = figure.add_subplot(grid[0, 1])
-    scores = headline_scores(results or {})
+    scores = flat_scores(results or {}, labels=True)
     if scores:
         score_axes.barh(list(scores), list(scores.values()), color="C2")
         score_axes.set_xlim(0, 1)

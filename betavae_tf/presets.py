@@ -13,6 +13,7 @@ key overridden, into a `BetaVAE`:
 from __future__ import annotations
 
 import copy
+import inspect
 
 from betavae_tf.models import BetaVAE
 from betavae_tf.networks import _check_filters, build_conv_decoder, build_conv_encoder
@@ -89,6 +90,9 @@ def build_conv_beta_vae(
 ) -> BetaVAE:
     """A convolutional `BetaVAE` built from a preset.
 
+    Keys of the preset configure the networks; any other keyword is passed to
+    `BetaVAE` (e.g. `objective="tcvae", dataset_size=30000`).
+
     Args:
         preset: a name in `CONV_PRESETS` (`"mnist"`, `"dsprites"`, `"faces"`).
             Defaults to `"mnist"`.
@@ -99,7 +103,8 @@ def build_conv_beta_vae(
         **overrides: replace preset keys: `input_shape`, `encoding_dim`,
             `filters` (the encoder's; the decoder uses them reversed),
             `kernel_size`, `strides`, `dense_units`, `batch_norm`,
-            `activation`, `dropout_rate`.
+            `activation`, `dropout_rate`; other `BetaVAE` arguments
+            (`objective`, `free_bits`, ...) go to the model.
 
     Returns:
         A `BetaVAE` with `encoder` and `decoder` built by `build_conv_encoder`
@@ -109,13 +114,19 @@ def build_conv_beta_vae(
         ValueError: for an unknown preset or override key, or bad sizes.
     """
     config = conv_preset(preset)
-    unknown = sorted(set(overrides) - (set(config) - {"likelihood"}))
+    network_keys = set(config) - {"likelihood"}
+    model_keys = set(inspect.signature(BetaVAE.__init__).parameters) - {
+        "self", "input_dim", "encoding_dim", "beta", "dropout_rate", "likelihood",
+        "encoder", "decoder", "seed", "kwargs",
+    }
+    unknown = sorted(set(overrides) - network_keys - model_keys)
     if unknown:
-        valid = sorted(set(config) - {"likelihood"})
         raise ValueError(
             f"Unknown override(s) {unknown} for preset {preset!r}; valid keys "
-            f"are {valid} (pass likelihood= as its own argument)."
+            f"are {sorted(network_keys)} and the BetaVAE options {sorted(model_keys)} "
+            "(pass likelihood= as its own argument)."
         )
+    model_options = {key: overrides.pop(key) for key in list(overrides) if key in model_keys}
     config.update(overrides)
     if likelihood is None:
         likelihood = config["likelihood"]
@@ -138,4 +149,5 @@ def build_conv_beta_vae(
         beta=beta,
         dropout_rate=config["dropout_rate"],
         seed=seed,
+        **model_options,
     )

@@ -92,7 +92,6 @@ MNIST_SWEEP = [
     new_code_cell(SETTINGS),
     new_code_cell(
         "%matplotlib inline\n"
-        "import keras\n"
         "from IPython.display import Image, Markdown, display\n\n"
         "from betavae_tf.datasets import load_mnist\n"
         "from betavae_tf.presets import build_conv_beta_vae\n"
@@ -235,7 +234,6 @@ GENERATION = [
     new_code_cell(
         "%matplotlib inline\n"
         "import keras\n"
-        "import numpy as np\n"
         "from IPython.display import Image\n\n"
         "from betavae_tf import BetaVAE, train_vae\n"
         "from betavae_tf.datasets import load_mnist\n"

@@ -169,3 +169,21 @@ def test_evaluate_prints_metrics_as_json_and_writes_the_report(tmp_path, capsys)
     assert len(report["diagnostics"]["kl_per_dimension"]) == 3
     assert json.loads((tmp_path / "evaluation.json").read_text()) == report
     assert (tmp_path / "evaluation_report.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "flags, keys",
+    [
+        (["--objective", "tcvae", "--beta", "6", "--anneal", "cyclical", "--cycles", "2"],
+         {"mutual_information", "total_correlation", "dimension_wise_kl"}),
+        (["--objective", "capacity", "--capacity-max", "5", "--capacity-steps", "20", "--gamma", "10",
+          "--anneal-epochs", "0"], {"capacity"}),
+        (["--free-bits", "0.5", "--anneal", "sigmoid", "--clipnorm", "1.0"], set()),
+    ],
+)
+def test_objectives_schedules_and_clipping_from_the_command_line(tmp_path, flags, keys):
+    run_ok(["train", "--epochs", "3", "--anneal-epochs", "2", "--verbose", "0", "--output-dir", str(tmp_path), *flags])
+    summary = json.loads((tmp_path / "checkpoints" / "train_summary.json").read_text())
+    assert keys <= set(summary["best_validation"])
+    model = load_vae(tmp_path / "checkpoints" / "best_vae.h5")
+    assert model.objective.name == (summary["config"]["objective"] or "beta")

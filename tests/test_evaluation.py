@@ -1,6 +1,5 @@
 import json
 
-import keras
 import matplotlib.image
 import numpy as np
 import pytest
@@ -9,7 +8,7 @@ from betavae_tf import BetaVAE
 from betavae_tf.datasets import SyntheticFactors
 from betavae_tf.evaluation import (
     evaluate_disentanglement,
-    headline_scores,
+    flat_scores,
     plot_evaluation_report,
     scaled_hyper_parameters,
 )
@@ -30,8 +29,9 @@ def test_evaluate_runs_every_metric_reproducibly_and_refuses_unknown_names():
     assert json.loads(json.dumps(first)) == first
     assert evaluate_disentanglement(model, dataset, random_state=3, scale=0.02,
                                     metric_names=["mig"])["mig"] == first["mig"]
-    scores = headline_scores(first)
+    scores = flat_scores(first, labels=True)
     assert scores["MIG"] == first["mig"]["discrete_mig"] and len(scores) == 7
+    assert flat_scores(first)["dci_completeness"] == first["dci"]["completeness"]
     with pytest.raises(ValueError, match=r"Unknown metric\(s\) \['irs'\]"):
         evaluate_disentanglement(model, dataset, metric_names=["irs"])
 
@@ -47,3 +47,21 @@ def test_report_is_written_and_shows_the_scores(tmp_path):
     bars = [patch.get_width() for patch in figure.axes[1].patches]
     assert bars == pytest.approx([0.25, 0.1])
     assert len(figure.axes[0].patches) == 3  # one KL bar per latent dimension
+
+
+def test_metrics_logger_adds_metrics_and_kl_per_dimension_to_the_history():
+    from betavae_tf import MetricsLogger
+
+    dataset = SyntheticFactors(observation_dim=None)
+    _, x = dataset.sample(128, np.random.RandomState(0))
+    model = BetaVAE(input_dim=dataset.num_factors, encoding_dim=2, seed=0)
+    model.compile(optimizer="adam")
+    logger = MetricsLogger(x, dataset, metrics=("mig", "sap"), every_n_epochs=2, scale=0.02)
+    logs = model.fit(x, epochs=4, batch_size=32, callbacks=[logger], verbose=0).history
+    for key in ("mig", "sap", "kl_dim_0", "kl_dim_1"):
+        assert len(logs[key]) == 4
+        assert np.isnan(logs[key][0]) and np.isnan(logs[key][2])
+        assert np.isfinite(logs[key][1]) and np.isfinite(logs[key][3])
+    assert 0 <= logs["mig"][3] <= 1 and logs["kl_dim_0"][3] >= 0
+    with pytest.raises(ValueError, match="Unknown metric"):
+        MetricsLogger(x, dataset, metrics=("irs",))

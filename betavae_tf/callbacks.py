@@ -19,6 +19,11 @@ from betavae_tf.validation import check_float, check_int
 SCHEDULE_UPDATES = ("epoch", "step")
 
 
+def _check_betas(start_beta, target_beta) -> tuple[float, float]:
+    """Both ends of a β schedule, validated (finite, >= 0)."""
+    return check_float("start_beta", start_beta), check_float("target_beta", target_beta)
+
+
 class BetaSchedule(keras.callbacks.Callback):
     """Base class of the β schedules: sets the model's β from `get_beta(t)`.
 
@@ -156,8 +161,7 @@ class KLAnnealing(BetaSchedule):
         verbose: int = 0,
     ):
         super().__init__(update="epoch", verbose=verbose)
-        self.start_beta = check_float("start_beta", start_beta)
-        self.target_beta = check_float("target_beta", target_beta)
+        self.start_beta, self.target_beta = _check_betas(start_beta, target_beta)
         self.n_epochs = n_epochs
 
     @property
@@ -253,8 +257,7 @@ class CyclicalAnnealing(BetaSchedule):
         verbose: int = 0,
     ):
         super().__init__(update=update, steps_per_epoch=steps_per_epoch, verbose=verbose)
-        self.start_beta = check_float("start_beta", start_beta)
-        self.target_beta = check_float("target_beta", target_beta)
+        self.start_beta, self.target_beta = _check_betas(start_beta, target_beta)
         self.cycle_length = check_int("cycle_length", cycle_length)
         self.n_cycles = check_int("n_cycles", n_cycles)
         self.ratio = check_float("ratio", ratio, maximum=1.0, exclusive_minimum=True)
@@ -326,8 +329,7 @@ class SigmoidAnnealing(BetaSchedule):
         verbose: int = 0,
     ):
         super().__init__(update=update, steps_per_epoch=steps_per_epoch, verbose=verbose)
-        self.start_beta = check_float("start_beta", start_beta)
-        self.target_beta = check_float("target_beta", target_beta)
+        self.start_beta, self.target_beta = _check_betas(start_beta, target_beta)
         self.duration = check_int("duration", duration, minimum=0)
         self.steepness = check_float("steepness", steepness, exclusive_minimum=True)
 

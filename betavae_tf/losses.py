@@ -17,6 +17,8 @@ from typing import Callable, NamedTuple
 
 from keras import ops
 
+from betavae_tf.validation import check_choice
+
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -184,10 +186,7 @@ def tcvae_decomposition(z, z_mean, z_log_var, dataset_size: int, estimator: str 
     Raises:
         ValueError: for an unknown `estimator`.
     """
-    if estimator not in TCVAE_ESTIMATORS:
-        raise ValueError(
-            f"Unknown tcvae estimator {estimator!r}; choose one of {sorted(TCVAE_ESTIMATORS)}."
-        )
+    check_choice("tcvae estimator", estimator, TCVAE_ESTIMATORS)
     log_q_z_given_x = ops.sum(gaussian_log_density(z, z_mean, z_log_var), axis=1)
     log_p_z = ops.sum(gaussian_log_density(z, 0.0, 0.0), axis=1)
     # matrix[i, m, j] = log q(z_ij | x_m)
@@ -310,9 +309,4 @@ def get_likelihood(name: str) -> Likelihood:
     Raises:
         ValueError: if `name` is not registered; the message lists the names.
     """
-    try:
-        return LIKELIHOODS[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"Unknown likelihood {name!r}; choose one of {sorted(LIKELIHOODS)}."
-        ) from None
+    return check_choice("likelihood", name, LIKELIHOODS)

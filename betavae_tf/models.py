@@ -19,7 +19,7 @@ from betavae_tf.losses import (
     tcvae_decomposition,
 )
 from betavae_tf.networks import build_dense_decoder, build_dense_encoder
-from betavae_tf.validation import check_float, check_int
+from betavae_tf.validation import check_choice, check_float, check_int
 
 
 def _features_of(data):
@@ -131,12 +131,7 @@ def get_objective(name: str) -> Objective:
     Raises:
         ValueError: if `name` is not registered; the message lists the names.
     """
-    try:
-        return OBJECTIVES[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"Unknown objective {name!r}; choose one of {sorted(OBJECTIVES)}."
-        ) from None
+    return check_choice("objective", name, OBJECTIVES)
 
 
 @keras.saving.register_keras_serializable(package="betavae_tf")
@@ -275,12 +270,7 @@ class BetaVAE(keras.Model):
         self.dataset_size = (
             None if dataset_size is None else check_int("dataset_size", dataset_size)
         )
-        if tcvae_estimator not in TCVAE_ESTIMATORS:
-            raise ValueError(
-                f"Unknown tcvae_estimator {tcvae_estimator!r}; choose one of "
-                f"{sorted(TCVAE_ESTIMATORS)}."
-            )
-        self.tcvae_estimator = tcvae_estimator
+        self.tcvae_estimator = check_choice("tcvae_estimator", tcvae_estimator, TCVAE_ESTIMATORS)
         self.dropout_rate = check_float(
             "dropout_rate", dropout_rate, maximum=1.0, exclusive_maximum=True
         )

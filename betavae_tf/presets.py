@@ -17,6 +17,7 @@ import inspect
 
 from betavae_tf.models import BetaVAE
 from betavae_tf.networks import _check_filters, build_conv_decoder, build_conv_encoder
+from betavae_tf.validation import check_choice
 
 CONV_PRESETS: dict[str, dict] = {
     # MNIST digits, 28×28 grey levels in [0, 1]: a conv encoder → dense →
@@ -73,12 +74,7 @@ def conv_preset(name: str) -> dict:
     Raises:
         ValueError: if there is no such preset; the message lists them.
     """
-    try:
-        return copy.deepcopy(CONV_PRESETS[name])
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"Unknown preset {name!r}; choose one of {sorted(CONV_PRESETS)}."
-        ) from None
+    return copy.deepcopy(check_choice("preset", name, CONV_PRESETS))
 
 
 def build_conv_beta_vae(

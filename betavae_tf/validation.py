@@ -49,6 +49,20 @@ def check_float(
     return value
 
 
+def check_choice(kind: str, name, choices):
+    """Returns `choices[name]` (or `name` for a sequence), or raises listing the valid names.
+
+    Example: `check_choice("likelihood", "laplace", LIKELIHOODS)` raises
+    `Unknown likelihood 'laplace'; choose one of ['bernoulli', 'gaussian', 'mse'].`
+    """
+    try:
+        if name in choices:
+            return choices[name] if isinstance(choices, dict) else name
+    except TypeError:  # unhashable name
+        pass
+    raise ValueError(f"Unknown {kind} {name!r}; choose one of {sorted(choices)}.")
+
+
 def _describe_shape(shape: Sequence) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 

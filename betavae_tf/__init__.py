@@ -19,6 +19,8 @@ from betavae_tf.callbacks import (  # noqa: E402
     KLAnnealing,
     MetricsLogger,
     SigmoidAnnealing,
+    StopOnNonFinite,
+    TrainingBackup,
 )
 from betavae_tf.layers import LearnedLogVariance, Sampling  # noqa: E402
 from betavae_tf.losses import (  # noqa: E402
@@ -78,6 +80,8 @@ __all__ = [
     "PosteriorCollapseWarning",
     "Sampling",
     "SigmoidAnnealing",
+    "StopOnNonFinite",
+    "TrainingBackup",
     "TrainingDivergedError",
     "active_units",
     "beta_sweep",

@@ -7,11 +7,20 @@ exposed as `get_beta(t)`; the callbacks only assign their value to the model's
 
 from __future__ import annotations
 
+import errno
+import json
 import math
 import os
+import shutil
 import warnings
 
+try:
+    import resource
+except ImportError:  # Windows has no file-size limits
+    resource = None
+
 import keras
+import numpy as np
 
 from betavae_tf.saving import save_vae
 from betavae_tf.validation import check_float, check_int
@@ -361,6 +370,43 @@ class SigmoidAnnealing(BetaSchedule):
         }
 
 
+def checkpoint_size_estimate(model: keras.Model, path: str | None = None) -> int:
+    """Bytes a checkpoint of `model` needs: the size of the file already at
+    `path`, else 4 bytes per model and optimizer value (Adam's two slots
+    assumed before the optimizer is built) plus 256 KiB."""
+    if path is not None and os.path.isfile(path):
+        return os.path.getsize(path)
+    values = sum(math.prod(v.shape) for v in model.weights)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and optimizer.built:
+        values += sum(math.prod(v.shape) for v in optimizer.variables)
+    else:
+        values *= 3
+    return 4 * values + 256 * 1024
+
+
+def check_room_for(path: str, size: int) -> None:
+    """Raises `OSError` if `size` bytes cannot be written beside `path`.
+
+    Checks the free space of the file system and the process's file-size
+    limit (`ulimit -f`). HDF5 can crash the process when a write fails half
+    way, so `.h5` checkpoints are checked before they are written.
+    """
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    free = shutil.disk_usage(folder).free
+    if free < 2 * size:  # the temporary file and the old file coexist for a moment
+        raise OSError(
+            errno.ENOSPC, f"only {free / 2**20:.1f} MiB free in {folder!r}, "
+            f"a checkpoint needs about {2 * size / 2**20:.1f} MiB"
+        )
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0] if resource is not None else -1
+    if limit != getattr(resource, "RLIM_INFINITY", -1) and limit < size:
+        raise OSError(
+            errno.EFBIG, f"the file-size limit (ulimit -f) is {limit} bytes, a checkpoint "
+            f"needs about {size}"
+        )
+
+
 class BestModelCheckpoint(keras.callbacks.Callback):
     """Saves the whole model whenever the monitored value improves (minimum).
 
@@ -407,7 +453,21 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         value = float(value)
         if not math.isfinite(value) or value >= self.best:
             return
-        save_vae(self.model, self.filepath)
+        try:
+            check_room_for(self.filepath, checkpoint_size_estimate(self.model, self.filepath))
+            save_vae(self.model, self.filepath)
+        except OSError as error:
+            if not os.path.isfile(self.filepath):
+                kept = "no earlier checkpoint existed"
+            elif self.best_epoch is None:
+                kept = "the file already there is untouched"
+            else:
+                kept = f"the previous best (epoch {self.best_epoch + 1}) is intact"
+            raise OSError(
+                f"Could not write the best checkpoint {self.filepath!r} at epoch "
+                f"{epoch + 1} ({error.strerror or error}); {kept}. Free disk space "
+                "or pass a save_path on another disk."
+            ) from error
         if self.verbose:
             keras.utils.io_utils.print_msg(
                 f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5g} "
@@ -486,3 +546,246 @@ class MetricsLogger(keras.callbacks.Callback):
             scores.update(flat_scores(evaluate_disentanglement(
                 self.model, self.dataset, self.random_state, self.metrics, self.scale)))
         logs.update(scores)
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops training at the first batch whose logged losses are NaN or Inf.
+
+    Like `keras.callbacks.TerminateOnNaN`, but it checks every logged term
+    (total, reconstruction, KL and the objective's extra terms, and the
+    validation losses at the end of an epoch) and remembers where training
+    failed, so the error can say it.
+
+    Attributes:
+        epoch: 0-based epoch of the failure, or `None` while training is fine.
+        batch: 0-based batch of the failure (the last batch of the execution
+            with `steps_per_execution > 1`), or `None` for a validation failure.
+        terms: names of the non-finite logs.
+    """
+
+    def on_train_begin(self, logs=None):
+        self._epoch = 0
+        self.epoch, self.batch, self.terms = None, None, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def _check(self, batch, logs) -> None:
+        if self.epoch is not None:
+            return
+        bad = sorted(
+            key for key, value in (logs or {}).items()
+            if np.ndim(value) == 0 and not math.isfinite(float(value))
+        )
+        if bad:
+            self.epoch, self.batch, self.terms = self._epoch, batch, bad
+            self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check(None, logs)
+
+    @property
+    def failure(self) -> str | None:
+        """`"epoch E, batch B: kl_loss, loss"` (1-based), or `None`."""
+        if self.epoch is None:
+            return None
+        where = f"epoch {self.epoch + 1}"
+        where += ", validation" if self.batch is None else f", batch {self.batch + 1}"
+        return f"{where}: {', '.join(self.terms)}"
+
+
+# Attributes that make up the state of the stateful Keras callbacks train_vae
+# wires, so a resumed run continues exactly where the interrupted one was.
+_CALLBACK_STATE = (
+    (keras.callbacks.EarlyStopping, ("wait", "best", "best_epoch", "stopped_epoch")),
+    (keras.callbacks.ReduceLROnPlateau, ("wait", "best", "cooldown_counter")),
+    (BestModelCheckpoint, ("best", "best_epoch")),
+)
+
+
+def _json_number(value):
+    """Python/NumPy numbers as JSON-able floats/ints (None stays None)."""
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    return float(value)
+
+
+class TrainingBackup(keras.callbacks.Callback):
+    """Backs up the whole training state each epoch; restores it when training starts.
+
+    What `keras.callbacks.BackupAndRestore` does, plus what a resumed β-VAE
+    run also needs: the history so far, and the state of early stopping,
+    the LR-on-plateau scheduler and `BestModelCheckpoint` (including early
+    stopping's best weights) and of the random generators of `Sampling` and
+    `Dropout`. The model's weights hold the optimizer state (with the
+    learning rate), β and the capacity step counter, so the β schedule and
+    learning rate continue where they were: an interrupted run resumed from
+    its backup ends with the weights an uninterrupted run would have.
+
+    Every file is written under a temporary name and renamed; `state.json`,
+    renamed last, names the files of the latest complete backup, so a run
+    killed at any moment (even mid-save) leaves a consistent backup. An epoch
+    whose losses are NaN/Inf is never backed up. When training ends
+    normally the backup is marked finished: a resumed finished run trains no
+    more epochs and returns the saved history. Delete `backup_dir` to start
+    over.
+
+    Place it after the callbacks whose state it keeps (`train_vae` does).
+
+    Args:
+        backup_dir: folder for the backup (created if missing).
+        history: the run's `keras.callbacks.History`, whose records are saved
+            and put back (pass the same object in `fit`'s callbacks).
+        callbacks: stateful callbacks to save and restore (EarlyStopping,
+            ReduceLROnPlateau, BestModelCheckpoint; others are ignored).
+    """
+
+    STATE_FILE = "state.json"
+
+    def __init__(self, backup_dir: str | os.PathLike, history: keras.callbacks.History | None = None,
+                 callbacks=()):
+        super().__init__()
+        self.backup_dir = os.fspath(backup_dir)
+        self.history = history
+        self.stateful = [c for c in callbacks if c is not None and self._attributes(c)]
+        self.resumed_from_epoch = None
+
+    @staticmethod
+    def _attributes(callback) -> tuple:
+        for kind, names in _CALLBACK_STATE:
+            if isinstance(callback, kind):
+                return names
+        return ()
+
+    @property
+    def state_path(self) -> str:
+        return os.path.join(self.backup_dir, self.STATE_FILE)
+
+    def read_state(self) -> dict | None:
+        """The latest backup's `state.json` as a dict, or `None` if there is none."""
+        if not os.path.isfile(self.state_path):
+            return None
+        try:
+            with open(self.state_path) as file:
+                return json.load(file)
+        except (OSError, ValueError) as error:
+            raise ValueError(
+                f"The training backup {self.state_path!r} is unreadable ({error}); "
+                "delete the backup folder to start over."
+            ) from None
+
+    def on_train_begin(self, logs=None):
+        state = self.read_state()
+        if state is None:
+            return
+        weights = os.path.join(self.backup_dir, state["weights"])
+        try:
+            self.model.load_weights(weights)
+        except Exception as error:  # noqa: BLE001 - h5py/Keras raise many kinds
+            raise ValueError(
+                f"Cannot restore the training backup in {self.backup_dir!r} into this "
+                f"model ({type(error).__name__}: {str(error).splitlines()[0][:200]}); it "
+                "belongs to another model or is corrupt: delete the folder to start over."
+            ) from None
+        for callback, saved in zip(self.stateful, state["callbacks"]):
+            for name, value in saved.items():
+                setattr(callback, name, value)
+            if isinstance(callback, keras.callbacks.EarlyStopping) and state.get("best_weights"):
+                with np.load(os.path.join(self.backup_dir, state["best_weights"]),
+                             allow_pickle=False) as arrays:
+                    callback.best_weights = [arrays[f"w{i}"] for i in range(len(arrays.files))]
+        for generator, value in zip(_seed_generators(self.model), state.get("seed_states", [])):
+            generator.state.assign(np.asarray(value, dtype=generator.state.dtype))
+        if self.history is not None:
+            self.history.history = {key: list(values) for key, values in state["history"].items()}
+        epoch = self.params.get("epochs", state["epoch"]) if state.get("finished") else state["epoch"]
+        self.model._initial_epoch = epoch  # the hook Keras's own BackupAndRestore uses
+        self.resumed_from_epoch = state["epoch"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        if all(np.ndim(v) or math.isfinite(float(v)) for v in (logs or {}).values()):
+            self._save(epoch + 1, finished=False)
+        else:
+            self._diverged = True
+
+    def on_train_end(self, logs=None):
+        if not self._diverged and self._last_epoch is not None:
+            self._save(self._last_epoch, finished=True)
+
+    _last_epoch = None
+    _diverged = False
+
+    def _save(self, epoch: int, finished: bool) -> None:
+        os.makedirs(self.backup_dir, exist_ok=True)
+        previous = self.read_state() or {}
+        weights = f"epoch-{epoch}{'-final' if finished else ''}.weights.h5"
+        try:
+            check_room_for(self.state_path, checkpoint_size_estimate(self.model))
+        except OSError as error:
+            raise OSError(
+                f"Cannot back up the training state to {self.backup_dir!r} after epoch "
+                f"{epoch} ({error.strerror}); the previous backup is intact. Free disk "
+                "space or pass another backup_dir."
+            ) from error
+        self._write(weights, lambda path: self.model.save_weights(path))
+        state = {
+            "epoch": epoch,
+            "finished": finished,
+            "weights": weights,
+            "best_weights": None,
+            "history": self._history_records(),
+            "seed_states": [  # Sampling/Dropout noise: not part of save_weights
+                np.asarray(g.state.numpy()).tolist() for g in _seed_generators(self.model)
+            ],
+            "callbacks": [
+                {name: _json_number(getattr(c, name, None)) for name in self._attributes(c)}
+                for c in self.stateful
+            ],
+        }
+        for callback in self.stateful:
+            if isinstance(callback, keras.callbacks.EarlyStopping) and callback.best_weights:
+                state["best_weights"] = f"epoch-{epoch}.best.npz"
+                arrays = {f"w{i}": np.asarray(w) for i, w in enumerate(callback.best_weights)}
+                self._write(state["best_weights"], lambda path: np.savez(path, **arrays))
+        self._write(self.STATE_FILE, lambda path: _write_json(path, state))
+        self._last_epoch = epoch
+        for name in (previous.get("weights"), previous.get("best_weights")):
+            if name and name not in (state["weights"], state["best_weights"]):
+                try:
+                    os.remove(os.path.join(self.backup_dir, name))
+                except FileNotFoundError:
+                    pass
+
+    def _history_records(self) -> dict:
+        if self.history is None:
+            return {}
+        return {
+            key: [_json_number(v) for v in values] for key, values in self.history.history.items()
+        }
+
+    def _write(self, name: str, write) -> None:
+        """Calls `write(temporary path)`, then renames the file to `name`."""
+        path = os.path.join(self.backup_dir, name)
+        stem, extension = name.split(".", 1)
+        temporary = os.path.join(self.backup_dir, f".{stem}.partial-{os.getpid()}.{extension}")
+        try:
+            write(temporary)
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+
+
+def _seed_generators(model: keras.Model) -> list:
+    """Every `keras.random.SeedGenerator` of `model`'s layers, in a fixed order."""
+    return [g for layer in model._flatten_layers() for g in getattr(layer, "_seed_generators", [])]
+
+
+def _write_json(path: str, state: dict) -> None:
+    with open(path, "w") as file:
+        json.dump(state, file)
+        file.flush()
+        os.fsync(file.fileno())

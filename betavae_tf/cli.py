@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
 from typing import Sequence
 
@@ -40,6 +41,10 @@ def _bounded(kind, minimum, maximum=None, exclusive_minimum=False):
         return value
 
     return parse
+
+
+def _steps_per_execution(text: str):
+    return text if text == "auto" else _bounded(int, 1)(text)
 
 
 def _data_spec(text: str) -> str:
@@ -114,6 +119,12 @@ def _add_training_arguments(parser, default_epochs: int):
                         default=1e-3, help="Adam learning rate (default 1e-3)")
     parser.add_argument("--verbose", type=_bounded(int, 0, 2), default=1,
                         help="Keras progress: 0 silent, 1 progress bar, 2 one line per epoch")
+    parser.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto",
+                        help="XLA-compile the training step (default auto: Keras's choice, XLA on GPUs)")
+    parser.add_argument("--steps-per-execution", type=_steps_per_execution, default="auto",
+                        help="training steps per call into the compiled graph: auto (default) or N >= 1")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="enable TensorFlow op determinism: same seed, same weights (slower on GPUs)")
 
 
 def _add_picture_arguments(parser):
@@ -141,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where checkpoints/ and vae_loss_plot.png go (default: current folder)")
     train.add_argument("--model-format", choices=("h5", "keras"), default="h5",
                        help="checkpoint format (default h5)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the interrupted run backed up in --backup-dir (without it, "
+                       "an old backup there is discarded)")
+    train.add_argument("--backup-dir", default=None,
+                       help="where the training state is backed up each epoch "
+                       "(default OUTPUT_DIR/checkpoints/backup)")
 
     sweep = commands.add_parser(
         "sweep", help="train the same model at several β and compare them",
@@ -270,6 +287,15 @@ def _build_model(args, data, beta: float, seed: int):
     return model, data
 
 
+def _speed_options(args) -> dict:
+    """`train_vae`'s speed and determinism arguments from the flags."""
+    return {
+        "jit_compile": {"auto": "auto", "on": True, "off": False}[args.jit_compile],
+        "steps_per_execution": args.steps_per_execution,
+        "deterministic": args.deterministic,
+    }
+
+
 def _display_options(data) -> dict:
     """How to show decoded arrays: image shape for flat images, undo scaling."""
     options = {}
@@ -298,6 +324,7 @@ def _train(args) -> int:
     save_path = os.path.join(checkpoint_dir, f"best_vae.{args.model_format}")
     plot_path = os.path.join(output_dir, "vae_loss_plot.png")
     summary_path = os.path.join(checkpoint_dir, "train_summary.json")
+    backup_dir = os.path.abspath(args.backup_dir or os.path.join(checkpoint_dir, "backup"))
 
     options = _data_options(args)
     keras.utils.set_random_seed(options["seed"])
@@ -312,6 +339,11 @@ def _train(args) -> int:
     os.makedirs(checkpoint_dir, exist_ok=True)
     if not os.access(output_dir, os.W_OK):
         raise OSError(f"The output folder {output_dir!r} is not writable; pass --output-dir.")
+
+    if not args.resume and os.path.isdir(backup_dir):
+        shutil.rmtree(backup_dir)  # a fresh run; --resume keeps it
+    elif args.resume and not os.path.isfile(os.path.join(backup_dir, "state.json")):
+        print(f"No backup in {backup_dir}; starting a new run.")
 
     scheduler = _make_scheduler(args, args.beta)
     size = f"{len(data.train)} train / {len(data.validation)} validation examples" if isinstance(
@@ -328,7 +360,7 @@ def _train(args) -> int:
             batch_size=args.batch_size, epochs=args.epochs,
             learning_rate=args.learning_rate, save_path=save_path,
             kl_scheduler=scheduler, patience=args.patience, verbose=args.verbose,
-            clipnorm=args.clipnorm,
+            clipnorm=args.clipnorm, backup_dir=backup_dir, **_speed_options(args),
         )
     except TrainingDivergedError as error:
         diverged, history = error, error.history
@@ -386,7 +418,7 @@ def _sweep(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         seed=options["seed"], verbose=args.verbose,
         kl_scheduler_factory=(lambda beta: _make_scheduler(args, beta)) if args.anneal_epochs > 0 else None,
-        clipnorm=args.clipnorm,
+        clipnorm=args.clipnorm, **_speed_options(args),
         **_display_options(data),
     )
     print(open(os.path.join(output_dir, "beta_sweep.md")).read())

@@ -10,7 +10,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from betavae_tf.callbacks import BestModelCheckpoint, DelayedReduceLROnPlateau
+from betavae_tf.callbacks import (
+    BestModelCheckpoint,
+    DelayedReduceLROnPlateau,
+    StopOnNonFinite,
+    TrainingBackup,
+    check_room_for,
+    checkpoint_size_estimate,
+)
 from betavae_tf.models import BetaVAE
 from betavae_tf.saving import check_model_path
 from betavae_tf.validation import (
@@ -19,6 +26,9 @@ from betavae_tf.validation import (
     validate_dataset,
     validate_features,
 )
+
+
+AUTO_STEPS_PER_EXECUTION = 32
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -101,7 +111,8 @@ def _prepare_data(data, name: str, model: BetaVAE, batch_size: int | None):
     return array
 
 
-def _check_writable(path: str) -> None:
+def _check_writable(path: str, model: BetaVAE) -> None:
+    """Refuses, before training, a checkpoint path that cannot be written."""
     folder = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)
@@ -115,6 +126,13 @@ def _check_writable(path: str) -> None:
             f"The checkpoint folder {folder!r} is not writable; pass a save_path "
             "in a writable folder."
         )
+    try:
+        check_room_for(path, checkpoint_size_estimate(model, path))
+    except OSError as error:
+        raise OSError(
+            f"No room for the checkpoint {path!r}: {error.strerror}; free disk space "
+            "or choose a folder on another disk."
+        ) from None
 
 
 def _learning_rate_setup(lr_scheduler, learning_rate: float, monitor: str, warmup: int):
@@ -164,14 +182,21 @@ def train_vae(
     verbose="auto",
     clipnorm: float | None = None,
     clipvalue: float | None = None,
+    backup_dir: str | os.PathLike | None = None,
+    jit_compile: bool | str = "auto",
+    steps_per_execution: int | str = "auto",
+    seed: int | None = None,
+    deterministic: bool = False,
 ) -> tuple[keras.callbacks.History, BetaVAE]:
     """Compiles and fits `model` with early stopping, checkpoints and LR schedule.
 
-    Wires, in this order: `kl_scheduler` (e.g. `KLAnnealing`), Keras
-    `TerminateOnNaN`, `EarlyStopping(monitor="val_loss", patience=5,
+    Wires, in this order: `kl_scheduler` (e.g. `KLAnnealing`),
+    `StopOnNonFinite` (Keras's `TerminateOnNaN`, saying where and which
+    term), Keras `EarlyStopping(monitor="val_loss", patience=5,
     restore_best_weights=True)`, a best-only checkpoint of the whole model to
-    `save_path` (written atomically), the learning-rate scheduler, then your
-    `callbacks`. Every argument is checked before training starts.
+    `save_path` (written atomically), the learning-rate scheduler, your
+    `callbacks`, and with `backup_dir` a `TrainingBackup`. Every argument is
+    checked before training starts.
 
     While a `kl_scheduler` with `n_epochs` is still warming β up, losses of
     different epochs are not comparable (β changes), so early stopping, the
@@ -212,6 +237,23 @@ def train_vae(
             `[-clipvalue, clipvalue]`. Defaults to `None`. At most one of
             `clipnorm` and `clipvalue`; neither with `optimizer` (set them on
             your optimizer instead).
+        backup_dir: if set, the whole training state (weights, optimizer,
+            β, epoch, history, early-stopping/LR/checkpoint state) is backed
+            up there after every epoch, and a run started with a backup there
+            resumes from it (see `TrainingBackup`). Defaults to `None`.
+        jit_compile: compile the training step with XLA: `True`, `False` or
+            `"auto"` (Keras's choice: XLA on GPUs only). Defaults to `"auto"`.
+        steps_per_execution: training steps run per call into the compiled
+            graph, `"auto"` or an int >= 1. More steps per call remove
+            Python overhead per step; batch-level callbacks then see every
+            k-th batch. `"auto"` picks 1 when a per-step β schedule runs,
+            else 32 (at most the steps of an epoch). Defaults to `"auto"`.
+        seed: if set, `keras.utils.set_random_seed(seed)` before training
+            (shuffling, dropout). Seed the model's construction yourself.
+        deterministic: if `True`, enables TensorFlow's op determinism
+            (`tf.config.experimental.enable_op_determinism`, process-wide)
+            so that runs with the same seed give identical weights.
+            Defaults to `False`.
 
     Returns:
         `(history, model)`; `model` holds the best weights seen.
@@ -243,12 +285,23 @@ def train_vae(
             f"{next(iter(clipping))} applies to the default Adam; set it on your "
             f"optimizer instead. Received: optimizer={type(optimizer).__name__}"
         )
+    if jit_compile not in (True, False, "auto"):
+        raise ValueError(
+            f"jit_compile must be True, False or 'auto'. Received: jit_compile={jit_compile!r}"
+        )
+    if steps_per_execution != "auto":
+        steps_per_execution = check_int("steps_per_execution", steps_per_execution)
+    if seed is not None:
+        seed = check_int("seed", seed, minimum=0)
     X_train = _prepare_data(X_train, "X_train", model, batch_size)
     if X_val is not None:
         X_val = _prepare_data(X_val, "X_val", model, None)
     if save_path is not None:
         save_path = check_model_path(save_path)
-        _check_writable(save_path)
+        _check_writable(save_path, model)
+    if backup_dir is not None:
+        backup_dir = os.fspath(backup_dir)
+        _check_writable(os.path.join(backup_dir, TrainingBackup.STATE_FILE), model)
     if kl_scheduler is not None and not isinstance(kl_scheduler, keras.callbacks.Callback):
         raise ValueError(
             "kl_scheduler must be a keras Callback such as KLAnnealing; got "
@@ -265,11 +318,21 @@ def train_vae(
     optimizer_learning_rate, lr_callback = _learning_rate_setup(
         lr_scheduler, learning_rate, monitor, warmup
     )
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
     model.compile(
-        optimizer=optimizer or keras.optimizers.Adam(optimizer_learning_rate, **clipping)
+        optimizer=optimizer or keras.optimizers.Adam(optimizer_learning_rate, **clipping),
+        jit_compile=jit_compile,
+        steps_per_execution=_resolve_steps_per_execution(
+            steps_per_execution, kl_scheduler, _steps_per_epoch(X_train, batch_size)
+        ),
     )
 
-    wired = [kl_scheduler, keras.callbacks.TerminateOnNaN()]
+    history = keras.callbacks.History()
+    non_finite = StopOnNonFinite()
+    wired = [kl_scheduler, non_finite]
     if patience is not None:
         wired.append(
             keras.callbacks.EarlyStopping(
@@ -281,31 +344,43 @@ def train_vae(
         )
     if save_path is not None:
         wired.append(BestModelCheckpoint(save_path, monitor=monitor, start_from_epoch=warmup))
-    wired += [lr_callback, *callbacks]
+    wired += [lr_callback, *callbacks, history]  # history sees the logs the others add
+    if backup_dir is not None:  # last, so it saves and restores the others' state
+        wired.append(TrainingBackup(backup_dir, history=history, callbacks=wired))
 
     array_input = isinstance(X_train, np.ndarray)
-    history = model.fit(
-        X_train,
-        validation_data=X_val,
-        batch_size=batch_size if array_input else None,
-        epochs=epochs,
-        shuffle=shuffle and array_input,
-        callbacks=[c for c in wired if c is not None],
-        verbose=verbose,
-    )
-    last_losses = {
-        key: values[-1] for key, values in history.history.items() if values
-    }
-    bad = sorted(
-        key
-        for key in ("loss", "reconstruction_loss", "kl_loss")
-        if key in last_losses and not math.isfinite(last_losses[key])
-    )
-    if bad:
+    try:
+        model.fit(
+            X_train,
+            validation_data=X_val,
+            batch_size=batch_size if array_input else None,
+            epochs=epochs,
+            shuffle=shuffle and array_input,
+            callbacks=[c for c in wired if c is not None],
+            verbose=verbose,
+        )
+    finally:
+        model._initial_epoch = None  # a resumed fit must not leak its start epoch
+    if non_finite.failure is not None:
         raise TrainingDivergedError(
-            f"Training diverged in epoch {len(history.history['loss'])}: "
-            f"{', '.join(bad)} became NaN/Inf. The best checkpoint "
-            f"{save_path!r} was kept; lower learning_rate or beta and retry.",
+            f"Training diverged in {non_finite.failure} became NaN/Inf. The best "
+            f"checkpoint {save_path!r} was kept and the error's history holds the epochs "
+            "so far; lower learning_rate or beta (or pass clipnorm) and retry.",
             history,
         )
     return history, model
+
+
+def _resolve_steps_per_execution(value, kl_scheduler, steps_per_epoch: int | None) -> int:
+    """`steps_per_execution` for `compile`: the user's int, or the "auto" choice."""
+    per_step_schedule = getattr(kl_scheduler, "update", None) == "step"
+    if value == "auto":
+        if per_step_schedule:
+            return 1
+        return max(1, min(AUTO_STEPS_PER_EXECUTION, steps_per_epoch or AUTO_STEPS_PER_EXECUTION))
+    if value > 1 and per_step_schedule:
+        raise ValueError(
+            f"A per-step {type(kl_scheduler).__name__} needs steps_per_execution=1 (β "
+            f"is set before every step). Received: steps_per_execution={value}"
+        )
+    return value

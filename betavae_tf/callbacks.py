@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 from betavae_tf.saving import save_vae
-from betavae_tf.validation import check_float, check_int
+from betavae_tf.validation import check_float, check_inside, check_int
 
 SCHEDULE_UPDATES = ("epoch", "step")
 
@@ -665,17 +665,26 @@ class TrainingBackup(keras.callbacks.Callback):
         return os.path.join(self.backup_dir, self.STATE_FILE)
 
     def read_state(self) -> dict | None:
-        """The latest backup's `state.json` as a dict, or `None` if there is none."""
+        """The latest backup's `state.json` as a dict, or `None` if there is none.
+
+        The file names it holds are checked to lie inside `backup_dir`, so a
+        tampered state can neither load nor delete files elsewhere.
+        """
         if not os.path.isfile(self.state_path):
             return None
         try:
             with open(self.state_path) as file:
-                return json.load(file)
-        except (OSError, ValueError) as error:
+                state = json.load(file)
+            names = [state["weights"], state.get("best_weights")]
+        except (OSError, ValueError, KeyError, TypeError) as error:
             raise ValueError(
-                f"The training backup {self.state_path!r} is unreadable ({error}); "
+                f"The training backup {self.state_path!r} is unreadable ({error!r}); "
                 "delete the backup folder to start over."
             ) from None
+        for name in names:
+            if name is not None:
+                check_inside(self.backup_dir, name, f"The backup file named in {self.state_path!r},")
+        return state
 
     def on_train_begin(self, logs=None):
         state = self.read_state()

@@ -336,7 +336,13 @@ def _train(args) -> int:
             f"--batch-size {args.batch_size} is larger than the {len(data.train)} training "
             f"examples; pass --batch-size <= {len(data.train)}."
         )
-    os.makedirs(checkpoint_dir, exist_ok=True)
+    try:
+        os.makedirs(checkpoint_dir, exist_ok=True)
+    except OSError as error:
+        raise OSError(
+            f"Cannot create the output folder {checkpoint_dir!r} ({error.strerror}); "
+            "pass --output-dir naming a writable folder."
+        ) from None
     if not os.access(output_dir, os.W_OK):
         raise OSError(f"The output folder {output_dir!r} is not writable; pass --output-dir.")
 
@@ -462,10 +468,11 @@ def _load_model_and_data(args):
 
 def _generate(args) -> int:
     from betavae_tf.pictures import plot_samples
+    from betavae_tf.validation import check_inside
 
     model, data = _load_model_and_data(args)
     path = os.path.join(args.output_dir, "samples.png")
-    images_dir = os.path.join(args.output_dir, args.images_dir)
+    images_dir = check_inside(args.output_dir, args.images_dir, "--images-dir")
     plot_samples(model, n=args.n, seed=args.seed or 0, save_path=path, individual_dir=images_dir,
                  **_display_options(data))
     _report({"samples": path, f"{args.n} images": images_dir})

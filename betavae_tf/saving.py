@@ -11,6 +11,11 @@ import keras
 from absl import logging as absl_logging
 
 from betavae_tf.layers import LearnedLogVariance, Sampling
+
+try:  # Keras's own scope; not public API, so optional.
+    from keras.src.saving.serialization_lib import SafeModeScope as _SafeModeScope
+except ImportError:  # pragma: no cover - other Keras versions
+    _SafeModeScope = None
 from betavae_tf.models import BetaVAE
 
 MODEL_EXTENSIONS = (".h5", ".keras")
@@ -101,7 +106,10 @@ def load_vae(
         compile: if true (default) the model comes back compiled, with its
             optimizer state, ready to continue training.
         safe_mode: refuse files that would run code when loaded (Lambda
-            layers). Only pass `False` for files you trust. Defaults to `True`.
+            layers holding Python bytecode). Only pass `False` for files you
+            trust: such a file can run any code on your machine. Defaults to
+            `True`, which also holds when other code has called
+            `keras.config.enable_unsafe_deserialization()`.
 
     Returns:
         The model, with the β it had when it was saved.
@@ -112,8 +120,12 @@ def load_vae(
     """
     path = os.fspath(path)
     _check_readable_model_file(path)
+    # Keras lets a process-wide keras.config.enable_unsafe_deserialization()
+    # override load_model(safe_mode=True) for .keras files; the scope makes
+    # this call's safe_mode win, whatever other code switched on.
+    scope = _SafeModeScope(bool(safe_mode)) if _SafeModeScope else contextlib.nullcontext()
     try:
-        with _quiet_h5_legacy_warnings():
+        with _quiet_h5_legacy_warnings(), scope:
             model = keras.models.load_model(
                 path,
                 custom_objects=custom_objects(),
@@ -121,10 +133,17 @@ def load_vae(
                 safe_mode=safe_mode,
             )
     except Exception as error:  # Keras raises many types for bad files.
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        text = str(error).strip()
+        reason = " ".join(text.split())[:200]
+        if "safe_mode" in text:
+            fix = (
+                "the file holds Python code (e.g. a Lambda layer), which could do "
+                "anything when loaded; pass safe_mode=False only if you trust its source"
+            )
+        else:
+            fix = "it is corrupt or not a betavae_tf model; re-save the model or use another file"
         raise ValueError(
-            f"Could not load a model from {path!r}: {type(error).__name__}: "
-            f"{reason[:300]}"
+            f"Could not load a model from {path!r} ({type(error).__name__}: {reason}); {fix}."
         ) from error
     if not isinstance(model, BetaVAE):
         raise ValueError(

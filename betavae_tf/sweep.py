@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from betavae_tf.models import BetaVAE
 from betavae_tf.plotting import figure_to_rgba, plot_vae_history
 from betavae_tf.training import train_vae
-from betavae_tf.validation import check_float, validate_features
+from betavae_tf.validation import check_float, check_inside, validate_features
 
 COLUMNS = (
     "beta",
@@ -109,6 +109,13 @@ def beta_sweep(
     betas = [check_float("beta", beta) for beta in betas]
     if not betas:
         raise ValueError("betas is empty; pass at least one beta, e.g. betas=[1, 4].")
+    folders = [run_folder(beta) for beta in betas]
+    shared = sorted({folder for folder in folders if folders.count(folder) > 1})
+    if shared:
+        raise ValueError(
+            f"betas {betas} would write to the same run folder(s) {shared} and overwrite "
+            "each other; pass distinct betas (they are named with 6 significant digits)."
+        )
     x_train = validate_features(x_train, "x_train", min_examples=2)
     x_test = validate_features(x_test, "x_test", x_train.shape[1:], min_examples=1)
     output_dir = os.fspath(output_dir)
@@ -119,7 +126,7 @@ def beta_sweep(
     rows, models = [], []
     for beta in betas:
         keras.utils.set_random_seed(seed)
-        run_dir = os.path.join(output_dir, f"beta_{beta:g}")
+        run_dir = check_inside(output_dir, run_folder(beta), "run folder")
         timer = EpochTimer()
         model = build_model(beta)
         model.beta = beta
@@ -148,6 +155,11 @@ def beta_sweep(
         postprocess=postprocess,
     )
     return rows
+
+
+def run_folder(beta: float) -> str:
+    """The name of a run's folder inside the sweep's output folder, e.g. `beta_4`."""
+    return f"beta_{beta:g}"
 
 
 def write_table(rows: list[dict], output_dir: str) -> tuple[str, str]:

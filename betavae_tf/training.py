@@ -96,6 +96,11 @@ def _prepare_data(data, name: str, model: BetaVAE, batch_size: int | None):
     """Validates arrays (returned as float32) and datasets (returned as is)."""
     if isinstance(data, tf.data.Dataset):
         validate_dataset(data, name, model.feature_shape)
+        if int(data.cardinality()) == 0:
+            raise ValueError(
+                f"{name} is an empty tf.data.Dataset (0 batches); check the data source "
+                "or the filters and take() applied to it."
+            )
         return data
     array = validate_features(data, name, model.feature_shape, min_examples=2)
     if model.likelihood.name == "bernoulli" and (array.min() < 0 or array.max() > 1):
@@ -113,6 +118,11 @@ def _prepare_data(data, name: str, model: BetaVAE, batch_size: int | None):
 
 def _check_writable(path: str, model: BetaVAE) -> None:
     """Refuses, before training, a checkpoint path that cannot be written."""
+    if os.path.isdir(path):
+        raise OSError(
+            f"The checkpoint path {path!r} is a folder; pass a file path ending in "
+            ".h5 or .keras."
+        )
     folder = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from typing import Sequence
 
 import numpy as np
@@ -86,14 +87,17 @@ def validate_features(
         `np.ndarray` of dtype float32 and shape `(n, *feature_shape)`.
 
     Raises:
-        ValueError: for non-numeric data, a scalar or 1-D array, too few
-            examples, a wrong example shape, or NaN/Inf values.
+        ValueError: for non-numeric or complex data, a scalar or 1-D
+            array, too few examples, a wrong example shape, integer images
+            `(n, h, w, c)` with values outside [0, 255], NaN/Inf values, or
+            values too large for float32.
     """
     try:
         array = np.asarray(x)
     except (ValueError, TypeError) as error:
+        reason = " ".join(str(error).split())
         raise ValueError(
-            f"{name} could not be read as a numeric array ({error}); pass a "
+            f"{name} could not be read as a numeric array ({reason}); pass a "
             "NumPy array of shape (examples, features)."
         ) from None
     if array.dtype == object or not (
@@ -102,6 +106,11 @@ def validate_features(
         raise ValueError(
             f"{name} must hold numbers, but its dtype is {array.dtype}; convert "
             "text columns to numbers or drop them."
+        )
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise ValueError(
+            f"{name} holds complex numbers ({array.dtype}); pass real values, "
+            "e.g. x.real or np.abs(x)."
         )
     if array.ndim < 2:
         raise ValueError(
@@ -119,13 +128,31 @@ def validate_features(
             f"expects {tuple(feature_shape)}; reshape the data or build the "
             "model for this shape."
         )
-    array = array.astype(np.float32, copy=False)
-    finite = np.isfinite(array)
-    if not finite.all():
-        bad_rows = np.unique(np.nonzero(~finite)[0])
+    if np.issubdtype(array.dtype, np.integer) and array.ndim == 4 and array.size:
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high > 255:
+            raise ValueError(
+                f"{name} holds integer images with values in [{low}, {high}], outside "
+                "the 8-bit range [0, 255]; scale them to [0, 1] floats first "
+                "(e.g. x / 65535.0 for 16-bit images)."
+            )
+    def bad_rows_of(finite: np.ndarray) -> np.ndarray:
+        return np.unique(np.nonzero(~finite)[0])
+
+    if np.issubdtype(array.dtype, np.floating):
+        bad_rows = bad_rows_of(np.isfinite(array))
+        if bad_rows.size:
+            raise ValueError(
+                f"{name} contains NaN or Inf in {bad_rows.size} example(s) (first at "
+                f"index {bad_rows[0]}); drop or impute them before training."
+            )
+    with np.errstate(over="ignore"):
+        array = array.astype(np.float32, copy=False)
+    bad_rows = bad_rows_of(np.isfinite(array))
+    if bad_rows.size:  # finite before, but too large for float32
         raise ValueError(
-            f"{name} contains NaN or Inf in {bad_rows.size} example(s) (first at "
-            f"index {bad_rows[0]}); drop or impute them before training."
+            f"{name} has values beyond float32's range (about ±3.4e38) in {bad_rows.size} "
+            f"example(s) (first at index {bad_rows[0]}); rescale the data."
         )
     return array
 
@@ -170,3 +197,29 @@ def validate_dataset(
                 f"{name} yields tensors of shape {_describe_shape(shape.as_list())} but "
                 f"the model expects batches of shape {_describe_shape(expected)}{hint}."
             )
+
+
+def check_inside(root, name, what: str = "name") -> str:
+    """Returns `os.path.join(root, name)`, or raises if that path leaves `root`.
+
+    Use it wherever a file or folder name that a user (or user data) chose is
+    joined onto an output folder: `"../x"`, absolute paths and symbolic links
+    that point out of `root` are refused, so nothing is written outside it.
+
+    Example:
+        `check_inside("out", "images")` -> `"out/images"`;
+        `check_inside("out", "../x")` raises `ValueError`.
+
+    Raises:
+        ValueError: if the joined path is not `root` itself or inside it.
+    """
+    root_text, name_text = os.fspath(root), os.fspath(name)
+    joined = os.path.join(root_text, name_text)
+    real_root = os.path.realpath(root_text)
+    real_joined = os.path.realpath(joined)
+    if os.path.commonpath([real_root, real_joined]) != real_root:
+        raise ValueError(
+            f"{what} {name_text!r} would write outside the output folder {root_text!r}; "
+            "pass a name inside it (relative, without '..')."
+        )
+    return joined

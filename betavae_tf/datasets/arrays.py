@@ -149,6 +149,10 @@ def load_array_file(path: str | os.PathLike, key: str | None = None) -> np.ndarr
     return validate_features(array, name=os.path.basename(path), min_examples=1)
 
 
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
 @contextlib.contextmanager
 def _numpy_read_errors(path: str):
     """Turns NumPy's read failures into one-line errors naming the file."""
@@ -160,9 +164,15 @@ def _numpy_read_errors(path: str):
                 f"{path!r} holds pickled Python objects, which are never loaded "
                 "(they can run code); save plain numeric arrays instead."
             ) from None
-        raise ValueError(f"Could not read {path!r} ({error}); is the file corrupt?") from None
+        raise ValueError(
+            f"Could not read {path!r} ({_one_line(error)}); the file is corrupt or "
+            "truncated, save or download it again."
+        ) from None
     except (OSError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"Could not read {path!r} ({error}); is the file corrupt?") from None
+        raise ValueError(
+            f"Could not read {path!r} ({_one_line(error)}); the file is corrupt or "
+            "truncated, save or download it again."
+        ) from None
 
 
 def _read_numpy(path: str, key: str | None) -> np.ndarray:

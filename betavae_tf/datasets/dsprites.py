@@ -32,7 +32,8 @@ import zlib
 
 import numpy as np
 
-from betavae_tf.datasets.arrays import _numpy_read_errors
+from betavae_tf.datasets.arrays import _numpy_read_errors, _one_line
+from betavae_tf.datasets.checksums import verify_sha256
 from betavae_tf.datasets.ground_truth import GroundTruthData, RandomState
 
 LATENTS_NAMES = ("color", "shape", "scale", "orientation", "posX", "posY")
@@ -389,13 +390,22 @@ def _resolve_path(path) -> str:
     return path
 
 
-def load_dsprites(path: str | os.PathLike | None = None) -> DSpritesArrays:
+def load_dsprites(
+    path: str | os.PathLike | None = None, sha256: str | None = None
+) -> DSpritesArrays:
     """Reads the official dSprites `.npz` (pickled `metadata` is never loaded).
+
+    betavae_tf never downloads this file; it reads the copy you point it at.
+    The file is opened with `allow_pickle=False`, so it cannot run code.
 
     Args:
         path: `dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`, or a folder
             holding it (directly or in `dsprites/`). Defaults to the
             `BETAVAE_DATA_DIR` environment variable.
+        sha256: if given, the file's SHA-256 (64 hex digits) must match it
+            before anything is read (see `checksums.verify_sha256`); a
+            mismatch raises `ValueError` and the file is not used (nor
+            deleted). No official hash is built in: pass the one you trust.
 
     Returns:
         `DSpritesArrays` with `factor_sizes == (3, 6, 40, 32, 32)` for the
@@ -404,9 +414,12 @@ def load_dsprites(path: str | os.PathLike | None = None) -> DSpritesArrays:
     Raises:
         FileNotFoundError: if there is no file.
         ValueError: if the file is corrupt, lacks `imgs`, `latents_values`
-            or `latents_classes`, or is not the full grid in official order.
+            or `latents_classes`, is not the full grid in official order, or
+            does not have the SHA-256 `sha256`.
     """
     path = _resolve_path(path)
+    if sha256 is not None:
+        verify_sha256(path, sha256)
     with _numpy_read_errors(path):
         loaded = np.load(path, allow_pickle=False)
     if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -423,5 +436,8 @@ def load_dsprites(path: str | os.PathLike | None = None) -> DSpritesArrays:
             with _numpy_read_errors(path):
                 arrays = {k: loaded[k] for k in keys}
         except zlib.error as error:  # a damaged deflate stream inside the zip
-            raise ValueError(f"Could not read {path!r} ({error}); is the file corrupt?") from None
+            raise ValueError(
+                f"Could not read {path!r} ({_one_line(error)}); the file is corrupt or "
+                "truncated, download it again."
+            ) from None
     return DSpritesArrays(source=repr(path), **arrays)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -43,6 +44,71 @@ def list_image_files(
             "images or change extensions=."
         )
     return [os.path.join(path, name) for name in names]
+
+
+class UnreadableImageWarning(UserWarning):
+    """Some files of an image folder are not readable images and are skipped."""
+
+
+# The leading bytes of the formats `tf.io.decode_image` reads.
+_SIGNATURES = (
+    b"\xff\xd8\xff",  # JPEG
+    b"\x89PNG\r\n\x1a\n",  # PNG
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",  # BMP
+    b"\xff\x0a",  # JPEG XL codestream
+    b"\x00\x00\x00\x0cJXL \r\n\x87\n",  # JPEG XL container
+)
+
+
+def _has_image_signature(path: str) -> bool:
+    """Whether the file starts like a JPEG/PNG/GIF/BMP/WebP/JPEG XL image."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:  # unreadable (permissions, broken link, ...)
+        return False
+    return head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+def _readable_files(path: str, files: list[str], image_size: int, crop_size) -> list[str]:
+    """`files` without those that cannot be images, warning once about them.
+
+    Every file's first bytes are checked (cheap: one small read per file);
+    then images are decoded in order until the first one that reads, so a
+    folder of nothing but broken images fails here rather than in training.
+    Files that start like an image but are damaged further on are skipped
+    later by `Dataset.ignore_errors`.
+    """
+    readable, skipped = [], []
+    for file in files:
+        (readable if _has_image_signature(file) else skipped).append(file)
+    first_good = None
+    for index, file in enumerate(readable):
+        try:
+            load_image(tf.constant(file), image_size, crop_size)
+        except (tf.errors.OpError, ValueError):
+            skipped.append(file)
+            continue
+        first_good = index
+        break
+    if first_good is None:
+        example = os.path.basename(skipped[0])
+        raise ValueError(
+            f"None of the {len(files)} image files in {path!r} could be read (e.g. "
+            f"{example!r}); they are corrupt or not JPEG/PNG/GIF/BMP images. "
+            "Replace them or point at another folder."
+        )
+    if skipped:
+        warnings.warn(
+            f"Skipping {len(skipped)} of {len(files)} files in {path!r} that are not "
+            f"readable images (e.g. {os.path.basename(skipped[0])!r}); remove or "
+            "replace them.",
+            UnreadableImageWarning,
+            stacklevel=3,
+        )
+    return readable[first_good:]
 
 
 def _split_files(files: list[str], validation_fraction, split) -> list[str]:
@@ -121,11 +187,17 @@ def image_folder_dataset(
     or `crop_size`; CelebA's usual β-VAE crop is 148) and resized to
     `image_size` with anti-aliased bilinear filtering.
 
-    Unreadable or corrupt images are skipped, each with a logged TensorFlow
-    warning (`Dataset.ignore_errors(log_warning=True)`), instead of ending
-    training mid-epoch; the number of images per epoch is then smaller than
-    the number of files. Files libjpeg can partly decode (e.g. cut-off JPEGs)
-    are not errors and are kept.
+    Unreadable or corrupt images are skipped instead of ending training
+    mid-epoch; the number of images per epoch is then smaller than the
+    number of files. Files that are not images at all (empty, text, wrong
+    format, unreadable) are found when the dataset is built, from their
+    first bytes, and reported in one Python `UnreadableImageWarning`; files
+    that start like an image but are damaged further on are dropped while
+    reading (`Dataset.ignore_errors(log_warning=True)`, a TensorFlow log
+    warning, hidden when `TF_CPP_MIN_LOG_LEVEL` is 2 or more, which
+    `import betavae_tf` sets by default). Files libjpeg can partly decode
+    (e.g. cut-off JPEGs) are not errors and are kept. A folder (or split)
+    where no image can be read is refused with a `ValueError`.
 
     Args:
         path: the folder.
@@ -149,8 +221,8 @@ def image_folder_dataset(
 
     Raises:
         FileNotFoundError: if `path` is not a folder.
-        ValueError: if no file matches `extensions`, a split is empty, or an
-            argument is invalid.
+        ValueError: if no file matches `extensions`, a split is empty, no
+            file of it is a readable image, or an argument is invalid.
     """
     image_size = check_int("image_size", image_size)
     batch_size = check_int("batch_size", batch_size)
@@ -159,6 +231,7 @@ def image_folder_dataset(
     if isinstance(extensions, str):
         extensions = (extensions,)
     files = _split_files(list_image_files(path, extensions), validation_fraction, split)
+    files = _readable_files(os.fspath(path), files, image_size, crop_size)
     dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files, dtype=tf.string))
     if shuffle:
         dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)

@@ -5,6 +5,14 @@ The files are looked up in `data_dir`, else in the folder named by the
 holding `mnist/`); each may be gzipped (`.gz`) or plain. Only when neither is
 given does `load_mnist` fall back to `keras.datasets.mnist.load_data()`,
 which downloads the data.
+
+The download is verified: Keras's `load_data` passes the SHA-256 of
+`mnist.npz` (`731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1`,
+see `MNIST_NPZ_SHA256`) to `keras.utils.get_file`, which raises `ValueError`
+when a fresh download does not match and downloads again when a cached copy
+does not match; the file is then read with `allow_pickle=False`.
+`tests/test_security.py` checks that the installed Keras still does this.
+Local IDX files are checked for structure (`read_idx`), not against hashes.
 """
 
 from __future__ import annotations
@@ -14,6 +22,9 @@ import os
 import zlib
 
 import numpy as np
+
+MNIST_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+"""SHA-256 of the `mnist.npz` Keras downloads; Keras's own `load_data` checks it."""
 
 DATA_DIR_ENV = "BETAVAE_DATA_DIR"
 """Environment variable naming the data folder when `data_dir` is not given."""

@@ -123,6 +123,9 @@ def _add_training_arguments(parser, default_epochs: int):
                         help="XLA-compile the training step (default auto: Keras's choice, XLA on GPUs)")
     parser.add_argument("--steps-per-execution", type=_steps_per_execution, default="auto",
                         help="training steps per call into the compiled graph: auto (default) or N >= 1")
+    parser.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"), default="default",
+                        help="tf.distribute: default (one device), mirrored (all local GPUs), "
+                        "multi-worker (a cluster from TF_CONFIG; see README)")
     parser.add_argument("--deterministic", action="store_true",
                         help="enable TensorFlow op determinism: same seed, same weights (slower on GPUs)")
 
@@ -289,7 +292,10 @@ def _build_model(args, data, beta: float, seed: int):
 
 def _speed_options(args) -> dict:
     """`train_vae`'s speed and determinism arguments from the flags."""
+    from betavae_tf.distribute import resolve_strategy
+
     return {
+        "strategy": resolve_strategy(args.strategy),  # before TF runs anything (multi-worker)
         "jit_compile": {"auto": "auto", "on": True, "off": False}[args.jit_compile],
         "steps_per_execution": args.steps_per_execution,
         "deterministic": args.deterministic,
@@ -326,6 +332,7 @@ def _train(args) -> int:
     summary_path = os.path.join(checkpoint_dir, "train_summary.json")
     backup_dir = os.path.abspath(args.backup_dir or os.path.join(checkpoint_dir, "backup"))
 
+    speed = _speed_options(args)
     options = _data_options(args)
     keras.utils.set_random_seed(options["seed"])
     data = _load_data(options, args.batch_size)
@@ -366,7 +373,7 @@ def _train(args) -> int:
             batch_size=args.batch_size, epochs=args.epochs,
             learning_rate=args.learning_rate, save_path=save_path,
             kl_scheduler=scheduler, patience=args.patience, verbose=args.verbose,
-            clipnorm=args.clipnorm, backup_dir=backup_dir, **_speed_options(args),
+            clipnorm=args.clipnorm, backup_dir=backup_dir, **speed,
         )
     except TrainingDivergedError as error:
         diverged, history = error, error.history
@@ -412,6 +419,7 @@ def _sweep(args) -> int:
 
     from betavae_tf.sweep import beta_sweep
 
+    speed = _speed_options(args)
     options = _data_options(args)
     data = _load_data(options, args.batch_size)
     _, data = _build_model(args, data, 1.0, options["seed"])
@@ -424,7 +432,7 @@ def _sweep(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         seed=options["seed"], verbose=args.verbose,
         kl_scheduler_factory=(lambda beta: _make_scheduler(args, beta)) if args.anneal_epochs > 0 else None,
-        clipnorm=args.clipnorm, **_speed_options(args),
+        clipnorm=args.clipnorm, **speed,
         **_display_options(data),
     )
     print(open(os.path.join(output_dir, "beta_sweep.md")).read())

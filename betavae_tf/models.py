@@ -42,6 +42,94 @@ def _example_shape(model: keras.Model, role: str) -> tuple:
     return shape
 
 
+# --------------------------------------------------------- data parallelism
+# Under a multi-replica `tf.distribute` strategy (MirroredStrategy with
+# `fit`, or the multi-worker loop of `betavae_tf.distribute`) every replica
+# runs `train_step` on its slice of the global batch, and Keras's optimizer
+# SUMS the replicas' gradients (`_all_reduce_sum_gradients`). The helpers
+# below make that sum the single-device gradient of the global batch. On one
+# device they return their inputs unchanged.
+
+
+def _multi_replica_context():
+    """The replica context of a step under a multi-replica strategy, else None."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    return context
+
+
+def _global_batch(losses: dict, x) -> tuple[dict, object]:
+    """One replica's batch losses, seen over the global batch.
+
+    Replica `r` holds `n_r` of the global batch's `N = Σ_r n_r` examples
+    (`x` has shape `(n_r, *feature_shape)`; `n_r` may be 0 for a last batch
+    smaller than the replicas) and `losses` are means over its `n_r`. One
+    all-reduce gives `N` and the global means `Σ_r n_r · loss_r / N`,
+    identical on every replica (exact for terms that are means of
+    per-example values, such as the reconstruction and KL).
+
+    Returns:
+        `(global_losses, objective)`: the dict to log, and the scalar this
+        replica differentiates, `(n_r / N) · total_loss_r`, whose gradients
+        summed over the replicas are the gradient of the global batch's mean
+        loss. On one device: `(losses, losses["total_loss"])`.
+    """
+    context = _multi_replica_context()
+    if context is None:
+        return losses, losses["total_loss"]
+    n = ops.cast(ops.shape(x)[0], "float32")
+    names = sorted(losses)
+    local = [  # an empty replica's means are NaN; it contributes nothing
+        ops.where(n > 0, tf.stop_gradient(ops.cast(losses[k], "float32")), 0.0) * n
+        for k in names
+    ]
+    totals = tf.stop_gradient(context.all_reduce(tf.distribute.ReduceOp.SUM, ops.stack([n, *local])))
+    share = n / totals[0]
+    objective = ops.where(n > 0, losses["total_loss"], 0.0) * share
+    return {k: totals[i + 1] / totals[0] for i, k in enumerate(names)}, objective
+
+
+def _draw_posterior_sample(sampling: Sampling, z_mean, z_log_var):
+    """`z ~ N(z_mean, exp(z_log_var))` from `sampling`'s seed generator.
+
+    On one device this is `sampling((z_mean, z_log_var))`. The generator's
+    state is mirrored, so under a multi-replica strategy every replica would
+    draw the same `eps`; the replica id is folded into the seed to give each
+    its own noise.
+    """
+    context = _multi_replica_context()
+    if context is None:
+        return sampling((z_mean, z_log_var))
+    seed = tf.random.experimental.stateless_fold_in(
+        ops.cast(sampling.seed_generator.next(), "int32"),
+        ops.cast(context.replica_id_in_sync_group, "int32"),
+    )
+    eps = tf.random.stateless_normal(ops.shape(z_mean), seed=seed, dtype=z_mean.dtype)
+    return z_mean + ops.exp(0.5 * z_log_var) * eps
+
+
+def _clipped_across_replicas(optimizer, gradients: list) -> list:
+    """Makes gradient clipping act on the summed gradient of all replicas.
+
+    Keras's optimizer clips each replica's gradient *before* summing them, so
+    `clipnorm`/`clipvalue`/`global_clipnorm` would clip partial gradients.
+    Under a multi-replica strategy with clipping set, this sums the gradients
+    here, clips the sum as the optimizer would, and returns it divided by the
+    number of replicas: the optimizer's own clipping then leaves it unchanged
+    (its norm and values are below the limits) and its sum restores the
+    clipped total. Otherwise returns `gradients` unchanged.
+    """
+    context = _multi_replica_context()
+    clips = any(getattr(optimizer, name, None) for name in ("clipnorm", "clipvalue", "global_clipnorm"))
+    if context is None or not clips or getattr(optimizer, "gradient_accumulation_steps", None):
+        return gradients
+    present = [g for g in gradients if g is not None]
+    summed = iter(optimizer._clip_gradients(context.all_reduce(tf.distribute.ReduceOp.SUM, present)))
+    replicas = context.num_replicas_in_sync
+    return [None if g is None else next(summed) / replicas for g in gradients]
+
+
 # --------------------------------------------------------------- objectives
 # Each objective turns one batch's posterior and analytic KL into the term
 # added to the reconstruction, plus the extra values it logs. They read every
@@ -550,11 +638,14 @@ class BetaVAE(keras.Model):
             `kl_loss` (each a mean over the batch of per-example values; the
             KL is the true analytic KL even with free bits), plus the
             objective's extra terms (`capacity`; or `mutual_information`,
-            `total_correlation`, `dimension_wise_kl`).
+            `total_correlation`, `dimension_wise_kl`). Under a multi-replica
+            `tf.distribute` strategy they are means over this replica's slice
+            of the batch (each replica draws its own posterior noise);
+            `train_step` and `test_step` average them over the global batch.
         """
         x = ops.cast(x, "float32")
         z_mean, z_log_var = self.encoder(x, training=training)
-        z = self.sampling((z_mean, z_log_var))
+        z = _draw_posterior_sample(self.sampling, z_mean, z_log_var)
         decoded = self.decoder(z, training=training)
         reconstruction = ops.mean(self.negative_log_likelihood(x, decoded))
         kl = ops.mean(kl_divergence(z_mean, z_log_var))
@@ -584,17 +675,22 @@ class BetaVAE(keras.Model):
         }
 
     def train_step(self, data):
+        # Under a multi-replica strategy each replica differentiates its share
+        # of the global batch's mean loss and logs the global means (see
+        # `_global_batch`); on one device this is the plain batch loss.
         x = _features_of(data)
         with tf.GradientTape() as tape:
-            losses = self.compute_losses(x, training=True)
-        gradients = tape.gradient(losses["total_loss"], self.trainable_weights)
+            losses, objective = _global_batch(self.compute_losses(x, training=True), x)
+        gradients = tape.gradient(objective, self.trainable_weights)
+        gradients = _clipped_across_replicas(self.optimizer, gradients)
         self.optimizer.apply(gradients, self.trainable_weights)
         if self.step_counter is not None:  # the capacity ramp's clock
             self.step_counter.assign_add(1)
         return self._update_trackers(losses)
 
     def test_step(self, data):
-        return self._update_trackers(self.compute_losses(_features_of(data)))
+        x = _features_of(data)
+        return self._update_trackers(_global_batch(self.compute_losses(x), x)[0])
 
     # ------------------------------------------------------------- serialisation
     def get_config(self) -> dict:

@@ -18,6 +18,14 @@ from betavae_tf.callbacks import (
     check_room_for,
     checkpoint_size_estimate,
 )
+from betavae_tf.distribute import (
+    fit_distributed,
+    needs_custom_loop,
+    replicate_model,
+    replicate_optimizer,
+    resolve_strategy,
+    strategy_scope,
+)
 from betavae_tf.models import BetaVAE
 from betavae_tf.saving import check_model_path
 from betavae_tf.validation import (
@@ -197,6 +205,7 @@ def train_vae(
     steps_per_execution: int | str = "auto",
     seed: int | None = None,
     deterministic: bool = False,
+    strategy: str | tf.distribute.Strategy | None = None,
 ) -> tuple[keras.callbacks.History, BetaVAE]:
     """Compiles and fits `model` with early stopping, checkpoints and LR schedule.
 
@@ -264,6 +273,17 @@ def train_vae(
             (`tf.config.experimental.enable_op_determinism`, process-wide)
             so that runs with the same seed give identical weights.
             Defaults to `False`.
+        strategy: data-parallel training on `tf.distribute`: `None` or
+            `"default"` (one device), `"mirrored"` (every local GPU, or the
+            CPU), `"multi-worker"` (a cluster described by `TF_CONFIG`; create
+            it first with `betavae_tf.distribute.resolve_strategy` before
+            building the model), or a `tf.distribute.Strategy`. `batch_size`
+            is the global batch; losses are averaged over it, so results
+            match one device. The model is copied into the strategy's scope
+            and the best weights are copied back into `model`. Multi-worker
+            training runs `betavae_tf.distribute.fit_distributed` (Keras 3
+            `fit` does not support it) and only the chief writes the
+            checkpoint. Defaults to `None`.
 
     Returns:
         `(history, model)`; `model` holds the best weights seen.
@@ -274,6 +294,7 @@ def train_vae(
         TrainingDivergedError: if a loss became NaN/Inf; the best checkpoint
             on disk is untouched and the error carries the history.
     """
+    strategy = resolve_strategy(strategy)  # first: a cluster must be joined before TF runs
     if not isinstance(model, BetaVAE):
         raise ValueError(f"model must be a BetaVAE; got {type(model).__name__}.")
     batch_size = check_int("batch_size", batch_size)
@@ -321,7 +342,18 @@ def train_vae(
         if not isinstance(callback, keras.callbacks.Callback):
             raise ValueError(f"callbacks must be keras Callbacks; got {callback!r}.")
 
+    custom_loop = needs_custom_loop(strategy)
+    if custom_loop and backup_dir is not None:
+        raise ValueError(
+            "backup_dir is not supported with the multi-worker strategy yet; pass "
+            "backup_dir=None (or train on one machine with strategy='mirrored')."
+        )
     _fill_in_schedule_and_objective(model, kl_scheduler, X_train, batch_size)
+    original = model
+    if strategy is not None:  # dataset_size is filled in first: it is part of the config
+        model = replicate_model(model, strategy)
+        if optimizer is not None:
+            optimizer = replicate_optimizer(optimizer, strategy, model.trainable_variables)
 
     monitor = "val_loss" if X_val is not None else "loss"
     warmup = warmup_epochs(kl_scheduler, epochs)
@@ -332,13 +364,14 @@ def train_vae(
         tf.config.experimental.enable_op_determinism()
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    model.compile(
-        optimizer=optimizer or keras.optimizers.Adam(optimizer_learning_rate, **clipping),
-        jit_compile=jit_compile,
-        steps_per_execution=_resolve_steps_per_execution(
-            steps_per_execution, kl_scheduler, _steps_per_epoch(X_train, batch_size)
-        ),
-    )
+    with strategy_scope(strategy):  # the optimizer's slots must be created in the scope
+        model.compile(
+            optimizer=optimizer or keras.optimizers.Adam(optimizer_learning_rate, **clipping),
+            jit_compile=jit_compile,
+            steps_per_execution=_resolve_steps_per_execution(
+                steps_per_execution, kl_scheduler, _steps_per_epoch(X_train, batch_size)
+            ),
+        )
 
     history = keras.callbacks.History()
     non_finite = StopOnNonFinite()
@@ -360,17 +393,26 @@ def train_vae(
 
     array_input = isinstance(X_train, np.ndarray)
     try:
-        model.fit(
-            X_train,
-            validation_data=X_val,
-            batch_size=batch_size if array_input else None,
-            epochs=epochs,
-            shuffle=shuffle and array_input,
-            callbacks=[c for c in wired if c is not None],
-            verbose=verbose,
-        )
+        if custom_loop:
+            fit_distributed(
+                model, X_train, X_val, strategy=strategy, batch_size=batch_size,
+                epochs=epochs, callbacks=[c for c in wired if c is not None],
+                shuffle=shuffle and array_input, verbose=verbose, seed=seed,
+            )
+        else:
+            model.fit(
+                X_train,
+                validation_data=X_val,
+                batch_size=batch_size if array_input else None,
+                epochs=epochs,
+                shuffle=shuffle and array_input,
+                callbacks=[c for c in wired if c is not None],
+                verbose=verbose,
+            )
     finally:
         model._initial_epoch = None  # a resumed fit must not leak its start epoch
+        if model is not original:  # the caller's model gets the trained (best) weights
+            original.set_weights(model.get_weights())
     if non_finite.failure is not None:
         raise TrainingDivergedError(
             f"Training diverged in {non_finite.failure} became NaN/Inf. The best "
@@ -378,7 +420,7 @@ def train_vae(
             "so far; lower learning_rate or beta (or pass clipnorm) and retry.",
             history,
         )
-    return history, model
+    return history, original
 
 
 def _resolve_steps_per_execution(value, kl_scheduler, steps_per_epoch: int | None) -> int:

@@ -560,12 +560,14 @@ class StopOnNonFinite(keras.callbacks.Callback):
         epoch: 0-based epoch of the failure, or `None` while training is fine.
         batch: 0-based batch of the failure (the last batch of the execution
             with `steps_per_execution > 1`), or `None` for a validation failure.
+        first_batch: the first batch of that execution (equal to `batch`
+            with `steps_per_execution=1`).
         terms: names of the non-finite logs.
     """
 
     def on_train_begin(self, logs=None):
         self._epoch = 0
-        self.epoch, self.batch, self.terms = None, None, []
+        self.epoch, self.batch, self.first_batch, self.terms = None, None, None, []
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -579,7 +581,11 @@ class StopOnNonFinite(keras.callbacks.Callback):
         )
         if bad:
             self.epoch, self.batch, self.terms = self._epoch, batch, bad
+            self.first_batch = batch if batch is None else min(self._first_batch or 0, batch)
             self.model.stop_training = True
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._first_batch = batch
 
     def on_train_batch_end(self, batch, logs=None):
         self._check(batch, logs)
@@ -587,13 +593,21 @@ class StopOnNonFinite(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._check(None, logs)
 
+    _first_batch = None
+
     @property
     def failure(self) -> str | None:
-        """`"epoch E, batch B: kl_loss, loss"` (1-based), or `None`."""
+        """`"epoch E, batch B: kl_loss, loss"` (1-based; `"batches A-B"` when
+        several steps ran per execution), or `None`."""
         if self.epoch is None:
             return None
         where = f"epoch {self.epoch + 1}"
-        where += ", validation" if self.batch is None else f", batch {self.batch + 1}"
+        if self.batch is None:
+            where += ", validation"
+        elif self.first_batch == self.batch:
+            where += f", batch {self.batch + 1}"
+        else:  # steps_per_execution > 1: Keras reports once per run of several steps
+            where += f", batches {self.first_batch + 1}-{self.batch + 1}"
         return f"{where}: {', '.join(self.terms)}"
 
 

@@ -415,9 +415,10 @@ def train_vae(
             original.set_weights(model.get_weights())
     if non_finite.failure is not None:
         raise TrainingDivergedError(
-            f"Training diverged in {non_finite.failure} became NaN/Inf. The best "
-            f"checkpoint {save_path!r} was kept and the error's history holds the epochs "
-            "so far; lower learning_rate or beta (or pass clipnorm) and retry.",
+            f"Training diverged in {non_finite.failure} became NaN/Inf. "
+            + (f"The best checkpoint {save_path!r} was kept and the" if save_path else "The")
+            + " error's history holds the epochs so far; lower learning_rate or beta (or "
+            "pass clipnorm) and retry.",
             history,
         )
     return history, original

@@ -324,6 +324,7 @@ def _train(args) -> int:
 
     from betavae_tf import plot_vae_history, train_vae
     from betavae_tf.training import TrainingDivergedError, best_epoch, warmup_epochs
+    from betavae_tf.validation import ensure_writable_folder
 
     output_dir = os.path.abspath(args.output_dir)
     checkpoint_dir = os.path.join(output_dir, "checkpoints")
@@ -343,15 +344,7 @@ def _train(args) -> int:
             f"--batch-size {args.batch_size} is larger than the {len(data.train)} training "
             f"examples; pass --batch-size <= {len(data.train)}."
         )
-    try:
-        os.makedirs(checkpoint_dir, exist_ok=True)
-    except OSError as error:
-        raise OSError(
-            f"Cannot create the output folder {checkpoint_dir!r} ({error.strerror}); "
-            "pass --output-dir naming a writable folder."
-        ) from None
-    if not os.access(output_dir, os.W_OK):
-        raise OSError(f"The output folder {output_dir!r} is not writable; pass --output-dir.")
+    ensure_writable_folder(checkpoint_dir, "output folder", "pass --output-dir naming a writable folder")
 
     if not args.resume and os.path.isdir(backup_dir):
         shutil.rmtree(backup_dir)  # a fresh run; --resume keeps it

@@ -31,6 +31,7 @@ from betavae_tf.saving import check_model_path
 from betavae_tf.validation import (
     check_float,
     check_int,
+    ensure_writable_folder,
     validate_dataset,
     validate_features,
 )
@@ -131,19 +132,10 @@ def _check_writable(path: str, model: BetaVAE) -> None:
             f"The checkpoint path {path!r} is a folder; pass a file path ending in "
             ".h5 or .keras."
         )
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as error:
-        raise OSError(
-            f"Cannot create the checkpoint folder {folder!r} ({error.strerror}); "
-            "pass a save_path in a writable folder."
-        ) from None
-    if not os.access(folder, os.W_OK):
-        raise OSError(
-            f"The checkpoint folder {folder!r} is not writable; pass a save_path "
-            "in a writable folder."
-        )
+    ensure_writable_folder(
+        os.path.dirname(os.path.abspath(path)), "checkpoint folder",
+        "pass a save_path in a writable folder",
+    )
     try:
         check_room_for(path, checkpoint_size_estimate(model, path))
     except OSError as error:

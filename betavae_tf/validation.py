@@ -223,3 +223,26 @@ def check_inside(root, name, what: str = "name") -> str:
             "pass a name inside it (relative, without '..')."
         )
     return joined
+
+
+def ensure_writable_folder(folder: str, what: str, fix: str) -> str:
+    """Creates `folder` if needed and checks it can be written.
+
+    Args:
+        folder: the folder path.
+        what: how the message names it, e.g. `"checkpoint folder"`.
+        fix: the advice that ends the message, e.g. `"pass --output-dir ..."`.
+
+    Returns:
+        `folder`.
+
+    Raises:
+        OSError: one line, naming the folder, the reason and `fix`.
+    """
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"Cannot create the {what} {folder!r} ({error.strerror}); {fix}.") from None
+    if not os.access(folder, os.W_OK):
+        raise OSError(f"The {what} {folder!r} is not writable; {fix}.")
+    return folder

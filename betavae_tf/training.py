@@ -26,6 +26,7 @@ from betavae_tf.distribute import (
     resolve_strategy,
     strategy_scope,
 )
+from betavae_tf.datasets.pipeline import array_dataset, batches_per_pass
 from betavae_tf.models import BetaVAE
 from betavae_tf.saving import check_model_path
 from betavae_tf.validation import (
@@ -258,7 +259,8 @@ def train_vae(
             graph, `"auto"` or an int >= 1. More steps per call remove
             Python overhead per step; batch-level callbacks then see every
             k-th batch. `"auto"` picks 1 when a per-step β schedule runs,
-            else 32 (at most the steps of an epoch). Defaults to `"auto"`.
+            else the steps of an epoch up to 32 (from 16 to 32, one that
+            divides them if there is one). Defaults to `"auto"`.
         seed: if set, `keras.utils.set_random_seed(seed)` before training
             (shuffling, dropout). Seed the model's construction yourself.
         deterministic: if `True`, enables TensorFlow's op determinism
@@ -391,13 +393,26 @@ def train_vae(
                 epochs=epochs, callbacks=[c for c in wired if c is not None],
                 shuffle=shuffle and array_input, verbose=verbose, seed=seed,
             )
+        elif array_input:  # our synchronous pipeline: less fixed cost per epoch than Keras's
+            steps = batches_per_pass(len(X_train), batch_size)
+            # One endless iterator saves re-creating it each epoch, but Keras runs whole
+            # executions on endless data, so only when they tile the epoch exactly.
+            endless = steps % model.steps_per_execution == 0
+            model.fit(
+                array_dataset(X_train, batch_size, shuffle=shuffle, seed=seed, repeat=endless),
+                validation_data=None if X_val is None else array_dataset(X_val, batch_size),
+                steps_per_epoch=steps if endless else None,
+                epochs=epochs,
+                shuffle=False,  # array_dataset shuffles
+                callbacks=[c for c in wired if c is not None],
+                verbose=verbose,
+            )
         else:
             model.fit(
                 X_train,
                 validation_data=X_val,
-                batch_size=batch_size if array_input else None,
                 epochs=epochs,
-                shuffle=shuffle and array_input,
+                shuffle=False,  # a dataset is already shuffled as it should be
                 callbacks=[c for c in wired if c is not None],
                 verbose=verbose,
             )
@@ -422,7 +437,14 @@ def _resolve_steps_per_execution(value, kl_scheduler, steps_per_epoch: int | Non
     if value == "auto":
         if per_step_schedule:
             return 1
-        return max(1, min(AUTO_STEPS_PER_EXECUTION, steps_per_epoch or AUTO_STEPS_PER_EXECUTION))
+        if steps_per_epoch is None:
+            return AUTO_STEPS_PER_EXECUTION
+        if steps_per_epoch <= AUTO_STEPS_PER_EXECUTION:
+            return steps_per_epoch
+        # prefer executions that tile the epoch exactly (see the fit call), else the cap
+        tiling = [d for d in range(AUTO_STEPS_PER_EXECUTION // 2, AUTO_STEPS_PER_EXECUTION + 1)
+                  if steps_per_epoch % d == 0]
+        return max(tiling, default=AUTO_STEPS_PER_EXECUTION)
     if value > 1 and per_step_schedule:
         raise ValueError(
             f"A per-step {type(kl_scheduler).__name__} needs steps_per_execution=1 (β "

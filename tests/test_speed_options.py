@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from betavae_tf import BetaVAE, CyclicalAnnealing, train_vae
 from betavae_tf.losses import kl_divergence
-from betavae_tf.training import AUTO_STEPS_PER_EXECUTION
+from betavae_tf.training import _resolve_steps_per_execution
 
 
 def _fit(x, x_val, epochs=2, **options):
@@ -73,7 +73,13 @@ def test_training_with_xla_reaches_the_same_losses(digits, reference):
 def test_auto_steps_per_execution_runs_an_epoch_per_call_on_small_data(digits):
     x, x_val = digits
     _, model = _fit(x, x_val, epochs=1)
-    assert model.steps_per_execution == min(AUTO_STEPS_PER_EXECUTION, -(-len(x) // 64))
+    assert model.steps_per_execution == -(-len(x) // 64) == 23  # the whole epoch per call
+
+
+@pytest.mark.parametrize("steps, expected", [(23, 23), (32, 32), (936, 26), (938, 32), (None, 32)])
+def test_auto_steps_per_execution_tiles_the_epoch_when_it_can(steps, expected):
+    assert _resolve_steps_per_execution("auto", None, steps) == expected
+    assert _resolve_steps_per_execution(5, None, steps) == 5
 
 
 def test_a_per_step_beta_schedule_runs_one_step_per_call(digits):

@@ -1,0 +1,133 @@
+"""Smoke tests of the speed and memory benchmarks (tiny settings, no timing assertions)."""
+
+import importlib.util
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def run_script(name: str, *args: str) -> dict:
+    """Runs `benchmarks/<name>` and returns the JSON line it prints."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARKS / name), *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1, completed.stdout
+    return json.loads(lines[0])
+
+
+def assert_positive(result: dict, keys) -> None:
+    for key in keys:
+        assert key in result, key
+        value = result[key]
+        values = value if isinstance(value, list) else [value]
+        assert values and all(isinstance(v, (int, float)) and v > 0 for v in values), (key, value)
+
+
+TRAIN_KEYS = (
+    "tf_examples_per_second", "tf_median_epoch_seconds", "tf_epoch_seconds",
+    "flops_per_example", "peak_flops", "tf_percent_of_peak", "peak_rss_mb", "n_examples",
+    "steps_per_execution",
+)
+TORCH_KEYS = ("torch_examples_per_second", "torch_epoch_seconds", "torch_percent_of_peak",
+              "ratio_tf_over_torch")
+
+
+def test_bench_train_dense_with_levers():
+    result = run_script(
+        "bench_train.py", "--model", "dense", "--epochs", "2", "--n-examples", "256",
+        "--jit-compile", "on", "--steps-per-execution", "2", "--input", "dataset",
+        "--peak-size", "256",
+    )
+    assert_positive(result, TRAIN_KEYS)
+    assert result["model"] == "dense" and result["batch_size"] == 64
+    assert result["jit_compile"] is True and result["steps_per_execution"] == 2
+    assert len(result["tf_epoch_seconds"]) == 2
+    if HAS_TORCH:
+        assert_positive(result, TORCH_KEYS)
+
+
+def test_bench_train_conv_mnist_without_torch():
+    result = run_script(
+        "bench_train.py", "--model", "conv-mnist", "--epochs", "2", "--n-examples", "256",
+        "--batch-size", "128", "--jit-compile", "off", "--no-torch", "--peak-size", "256",
+    )
+    assert_positive(result, TRAIN_KEYS)
+    assert result["flops_per_example"] == 3 * result["forward_flops_per_example"]
+    assert result["jit_compile"] is False
+    assert "torch_examples_per_second" not in result and result["peak_flops_torch"] is None
+
+
+def test_bench_image_folder():
+    result = run_script(
+        "bench_image_folder.py", "--n-images", "300", "--first", "100", "--batch-size", "32",
+    )
+    assert result["n_images"] == 300 and result["generated"] is True
+    assert_positive(result, ("rss_mb_after_first", "rss_mb_after_all", "peak_rss_mb",
+                             "images_per_second", "folder_mb"))
+    assert 0 <= result["mean_pixel"] <= 1
+
+
+def test_forward_flops_of_the_mnist_preset():
+    sys.path.insert(0, str(BENCHMARKS))
+    from bench_train import forward_flops
+
+    from betavae_tf.presets import build_conv_beta_vae
+
+    # conv 1→32 and 32→64 (3×3, out 14² and 7²), dense 3136→256→2×32; decoder
+    # dense 32→256→3136, transposed convs 64→32 and 32→1 (3×3, in 7² and 14²)
+    expected = 2 * (9 * 1 * 32 * 14 * 14 + 9 * 32 * 64 * 7 * 7 + 3136 * 256 + 2 * 256 * 32
+                    + 32 * 256 + 256 * 3136 + 9 * 64 * 32 * 7 * 7 + 9 * 32 * 1 * 14 * 14)
+    assert forward_flops(build_conv_beta_vae("mnist")) == expected
+
+
+@pytest.mark.parametrize("name", ["dense", "mnist", "dsprites"])
+def test_torch_twin_computes_what_the_keras_model_computes(name):
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, str(BENCHMARKS))
+    import keras
+    import torch_reference
+
+    from betavae_tf import BetaVAE
+    from betavae_tf.presets import build_conv_beta_vae, conv_preset
+
+    rng = np.random.default_rng(0)
+    if name == "dense":
+        model = BetaVAE(input_dim=64, encoding_dim=16)
+        twin = torch_reference.build_twin("dense")
+    else:
+        model = build_conv_beta_vae(name)
+        twin = torch_reference.build_twin(name, conv_preset(name), exact_padding=True)
+    for layer in model.encoder.layers + model.decoder.layers:  # non-trivial BN statistics
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype("float32")
+                               for w in layer.get_weights()])
+    torch_reference.copy_keras_weights(model, twin)
+    twin.eval()
+    x = rng.random((3, *model.feature_shape), dtype=np.float32)
+    z = rng.standard_normal((3, model.encoding_dim)).astype("float32")
+    with torch.no_grad():
+        z_mean, z_log_var = twin.encode(torch_reference.to_torch_layout(x))
+        decoded = twin.decode(torch.from_numpy(z)).numpy()
+    if decoded.ndim == 4:
+        decoded = decoded.transpose(0, 2, 3, 1)
+    keras_mean, keras_log_var = model.encoder(x, training=False)
+    np.testing.assert_allclose(z_mean.numpy(), np.asarray(keras_mean), atol=1e-4)
+    np.testing.assert_allclose(z_log_var.numpy(), np.asarray(keras_log_var), atol=1e-4)
+    np.testing.assert_allclose(decoded, np.asarray(model.decoder(z, training=False)), atol=1e-4)
+    n_keras = sum(int(np.prod(w.shape)) for w in model.encoder.weights + model.decoder.weights)
+    n_torch = sum(p.numel() for p in twin.parameters()) + sum(
+        b.numel() for b in twin.buffers() if b.dtype == torch.float32)
+    assert n_keras == n_torch

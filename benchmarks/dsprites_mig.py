@@ -58,6 +58,7 @@ from betavae_tf import BetaVAE, train_vae
 from betavae_tf.datasets import DSprites
 from betavae_tf.metrics import active_units, mean_representation, mig, utils
 from betavae_tf.metrics.mig import compute_mig
+from betavae_tf.networks import build_mlp_encoder, build_spatial_broadcast_decoder
 from betavae_tf.presets import build_conv_beta_vae
 from betavae_tf.sweep import EpochTimer
 
@@ -98,32 +99,6 @@ def _mlp_networks(encoding_dim, units):
     return encoder, keras.Model(z, out)
 
 
-def _mlp_encoder(encoding_dim, units):
-    x = keras.Input(SHAPE)
-    h = layers.Flatten()(x)
-    for i in range(2):
-        h = layers.Dense(units, activation="relu")(h)
-    return keras.Model(x, [layers.Dense(encoding_dim)(h), layers.Dense(encoding_dim)(h)])
-
-
-def _spatial_broadcast_decoder(encoding_dim, units, size=SHAPE[0]):
-    """Watters et al. (2019): z tiled over the canvas, plus x/y coordinate
-    channels, then per-pixel (1×1 convolution) ReLU layers to one logit."""
-    z = keras.Input((encoding_dim,))
-    grid = np.linspace(-1.0, 1.0, size, dtype="float32")
-    coords = np.stack(np.meshgrid(grid, grid, indexing="xy"), axis=-1)[None]  # (1, H, W, 2)
-
-    def broadcast(z):
-        tiled = keras.ops.tile(z[:, None, None, :], (1, size, size, 1))
-        xy = keras.ops.tile(keras.ops.convert_to_tensor(coords), (keras.ops.shape(z)[0], 1, 1, 1))
-        return keras.ops.concatenate([tiled, xy], axis=-1)
-
-    h = layers.Lambda(broadcast, output_shape=(size, size, encoding_dim + 2))(z)
-    for i in range(2):
-        h = layers.Conv2D(units, 1, activation="relu")(h)
-    return keras.Model(z, layers.Conv2D(1, 1)(h))
-
-
 def build_model(beta, args) -> BetaVAE:
     options = {"objective": args.objective}
     if args.objective == "tcvae":
@@ -146,8 +121,8 @@ def build_model(beta, args) -> BetaVAE:
     if args.arch == "burgess":
         encoder, decoder = _burgess_networks(args.encoding_dim)
     elif args.arch == "sbd":
-        encoder = _mlp_encoder(args.encoding_dim, args.mlp_units)
-        decoder = _spatial_broadcast_decoder(args.encoding_dim, args.sbd_units)
+        encoder = build_mlp_encoder(SHAPE, args.encoding_dim, units=args.mlp_units)
+        decoder = build_spatial_broadcast_decoder(SHAPE, args.encoding_dim, units=args.sbd_units)
     else:
         encoder, decoder = _mlp_networks(args.encoding_dim, args.mlp_units)
     return BetaVAE(encoder=encoder, decoder=decoder, likelihood="bernoulli", beta=beta,

@@ -22,7 +22,7 @@ from betavae_tf.callbacks import (  # noqa: E402
     StopOnNonFinite,
     TrainingBackup,
 )
-from betavae_tf.layers import LearnedLogVariance, Sampling  # noqa: E402
+from betavae_tf.layers import LearnedLogVariance, Sampling, SpatialBroadcast  # noqa: E402
 from betavae_tf.losses import (  # noqa: E402
     LIKELIHOODS,
     kl_divergence,
@@ -47,6 +47,8 @@ from betavae_tf.networks import (  # noqa: E402
     build_conv_encoder,
     build_dense_decoder,
     build_dense_encoder,
+    build_mlp_encoder,
+    build_spatial_broadcast_decoder,
 )
 from betavae_tf.pictures import (  # noqa: E402
     interpolate_latents,
@@ -79,6 +81,7 @@ __all__ = [
     "OBJECTIVES",
     "PosteriorCollapseWarning",
     "Sampling",
+    "SpatialBroadcast",
     "SigmoidAnnealing",
     "StopOnNonFinite",
     "TrainingBackup",
@@ -91,6 +94,8 @@ __all__ = [
     "build_conv_encoder",
     "build_dense_decoder",
     "build_dense_encoder",
+    "build_mlp_encoder",
+    "build_spatial_broadcast_decoder",
     "conv_preset",
     "custom_objects",
     "dci",

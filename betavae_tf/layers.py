@@ -93,3 +93,50 @@ class LearnedLogVariance(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "feature_shape": list(self.feature_shape)}
+
+
+@keras.saving.register_keras_serializable(package="betavae_tf")
+class SpatialBroadcast(keras.layers.Layer):
+    """Tiles a latent code over an image canvas and appends x/y coordinates.
+
+    The first layer of a spatial broadcast decoder (Watters et al., 2019,
+    "Spatial Broadcast Decoder"): every pixel sees the whole code plus its
+    own position in [-1, 1], so per-pixel layers (1×1 convolutions) can draw
+    objects at positions the code gives, which makes position easy to
+    disentangle. It has no weights.
+
+    Args:
+        height: canvas height in pixels.
+        width: canvas width in pixels.
+        **kwargs: standard `keras.layers.Layer` arguments (`name`, ...).
+
+    Call arguments:
+        inputs: float tensor of shape `(batch, latent_dim)`.
+
+    Returns:
+        Float tensor of shape `(batch, height, width, latent_dim + 2)`; the
+        last two channels are x (along the width) and y.
+    """
+
+    def __init__(self, height: int, width: int, **kwargs):
+        super().__init__(**kwargs)
+        self.height, self.width = int(height), int(width)
+        if self.height < 1 or self.width < 1:
+            raise ValueError(
+                f"height and width must be >= 1. Received: height={height}, width={width}"
+            )
+
+    def call(self, inputs):
+        batch = ops.shape(inputs)[0]
+        tiled = ops.tile(inputs[:, None, None, :], (1, self.height, self.width, 1))
+        x = ops.linspace(-1.0, 1.0, self.width)
+        y = ops.linspace(-1.0, 1.0, self.height)
+        grid = ops.stack(ops.meshgrid(x, y, indexing="xy"), axis=-1)  # (H, W, 2)
+        grid = ops.tile(ops.cast(grid, inputs.dtype)[None], (batch, 1, 1, 1))
+        return ops.concatenate([tiled, grid], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.height, self.width, input_shape[-1] + 2)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "height": self.height, "width": self.width}

@@ -10,7 +10,7 @@ import h5py
 import keras
 from absl import logging as absl_logging
 
-from betavae_tf.layers import LearnedLogVariance, Sampling
+from betavae_tf.layers import LearnedLogVariance, Sampling, SpatialBroadcast
 
 try:  # Keras's own scope; not public API, so optional.
     from keras.src.saving.serialization_lib import SafeModeScope as _SafeModeScope
@@ -27,7 +27,8 @@ def custom_objects() -> dict:
     Example:
         `keras.models.load_model(path, custom_objects=betavae_tf.custom_objects())`
     """
-    return {"BetaVAE": BetaVAE, "LearnedLogVariance": LearnedLogVariance, "Sampling": Sampling}
+    return {"BetaVAE": BetaVAE, "LearnedLogVariance": LearnedLogVariance, "Sampling": Sampling,
+            "SpatialBroadcast": SpatialBroadcast}
 
 
 def check_model_path(path: str | os.PathLike, name: str = "save_path") -> str:

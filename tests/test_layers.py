@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 
 from betavae_tf import Sampling
 from conftest import run_roundtrip_test
@@ -42,3 +43,16 @@ def test_sampling_roundtrip(tmp_path):
     inputs = (np.random.rand(3, 4).astype("float32"), np.random.rand(3, 4).astype("float32"))
     clone = run_roundtrip_test(Sampling(seed=5, name="s"), inputs, (3, 4), 0, tmp_path)
     assert clone.seed == 5 and clone.name == "s"
+
+
+def test_spatial_broadcast_tiles_z_and_appends_coordinates(tmp_path):
+    from betavae_tf.layers import SpatialBroadcast
+
+    z = np.array([[1.0, -2.0], [0.5, 3.0]], dtype="float32")
+    clone = run_roundtrip_test(SpatialBroadcast(3, 4, name="b"), z, (2, 3, 4, 4), 0, tmp_path)
+    out = keras.ops.convert_to_numpy(clone(z))
+    np.testing.assert_array_equal(out[1, :, :, :2], np.broadcast_to(z[1], (3, 4, 2)))
+    np.testing.assert_allclose(out[0, 0, :, 2], [-1, -1 / 3, 1 / 3, 1], rtol=1e-6)  # x along width
+    np.testing.assert_allclose(out[0, :, 0, 3], [-1, 0, 1])  # y along height
+    with pytest.raises(ValueError, match="height and width must be >= 1"):
+        SpatialBroadcast(0, 4)

@@ -99,7 +99,8 @@ def _mlp_networks(encoding_dim, units):
     return encoder, keras.Model(z, out)
 
 
-def build_model(beta, args) -> BetaVAE:
+def objective_options(args) -> dict:
+    """The `BetaVAE` keyword arguments of the chosen objective."""
     options = {"objective": args.objective}
     if args.objective == "tcvae":
         options.update(tcvae_estimator=args.tcvae_estimator, alpha=args.alpha,
@@ -107,6 +108,11 @@ def build_model(beta, args) -> BetaVAE:
     if args.objective == "capacity":
         options.update(gamma=args.gamma, capacity_max=args.capacity_max,
                        capacity_steps=args.capacity_steps)
+    return options
+
+
+def build_model(beta, args) -> BetaVAE:
+    options = objective_options(args)
     if args.arch == "preset":
         return build_conv_beta_vae(
             "dsprites", beta=beta, seed=args.seed, encoding_dim=args.encoding_dim,
@@ -205,12 +211,7 @@ def run(beta, x_train, dataset, args) -> dict:
         result["mlp_units"] = args.mlp_units
     if args.arch == "sbd":
         result["sbd_units"] = args.sbd_units
-    if args.objective == "tcvae":
-        result.update(tcvae_estimator=args.tcvae_estimator, alpha=args.alpha,
-                      gamma_dw=args.gamma_dw)
-    if args.objective == "capacity":
-        result.update(gamma=args.gamma, capacity_max=args.capacity_max,
-                      capacity_steps=args.capacity_steps)
+    result.update(objective_options(args))
     return result
 
 

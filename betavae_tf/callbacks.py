@@ -7,22 +7,20 @@ exposed as `get_beta(t)`; the callbacks only assign their value to the model's
 
 from __future__ import annotations
 
-import errno
 import json
 import math
 import os
-import shutil
 import warnings
-
-try:
-    import resource
-except ImportError:  # Windows has no file-size limits
-    resource = None
 
 import keras
 import numpy as np
 
-from betavae_tf.saving import save_vae
+from betavae_tf.saving import (
+    check_room_for,
+    checkpoint_size_estimate,
+    save_vae,
+    write_atomically,
+)
 from betavae_tf.validation import check_float, check_inside, check_int
 
 SCHEDULE_UPDATES = ("epoch", "step")
@@ -370,43 +368,6 @@ class SigmoidAnnealing(BetaSchedule):
         }
 
 
-def checkpoint_size_estimate(model: keras.Model, path: str | None = None) -> int:
-    """Bytes a checkpoint of `model` needs: the size of the file already at
-    `path`, else 4 bytes per model and optimizer value (Adam's two slots
-    assumed before the optimizer is built) plus 256 KiB."""
-    if path is not None and os.path.isfile(path):
-        return os.path.getsize(path)
-    values = sum(math.prod(v.shape) for v in model.weights)
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and optimizer.built:
-        values += sum(math.prod(v.shape) for v in optimizer.variables)
-    else:
-        values *= 3
-    return 4 * values + 256 * 1024
-
-
-def check_room_for(path: str, size: int) -> None:
-    """Raises `OSError` if `size` bytes cannot be written beside `path`.
-
-    Checks the free space of the file system and the process's file-size
-    limit (`ulimit -f`). HDF5 can crash the process when a write fails half
-    way, so `.h5` checkpoints are checked before they are written.
-    """
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    free = shutil.disk_usage(folder).free
-    if free < 2 * size:  # the temporary file and the old file coexist for a moment
-        raise OSError(
-            errno.ENOSPC, f"only {free / 2**20:.1f} MiB free in {folder!r}, "
-            f"a checkpoint needs about {2 * size / 2**20:.1f} MiB"
-        )
-    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0] if resource is not None else -1
-    if limit != getattr(resource, "RLIM_INFINITY", -1) and limit < size:
-        raise OSError(
-            errno.EFBIG, f"the file-size limit (ulimit -f) is {limit} bytes, a checkpoint "
-            f"needs about {size}"
-        )
-
-
 class BestModelCheckpoint(keras.callbacks.Callback):
     """Saves the whole model whenever the monitored value improves (minimum).
 
@@ -454,8 +415,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         if not math.isfinite(value) or value >= self.best:
             return
         try:
-            check_room_for(self.filepath, checkpoint_size_estimate(self.model, self.filepath))
-            save_vae(self.model, self.filepath)
+            save_vae(self.model, self.filepath)  # checks for room first
         except OSError as error:
             if not os.path.isfile(self.filepath):
                 kept = "no earlier checkpoint existed"
@@ -566,7 +526,7 @@ class StopOnNonFinite(keras.callbacks.Callback):
     """
 
     def on_train_begin(self, logs=None):
-        self._epoch = 0
+        self._epoch = self._first_batch = 0
         self.epoch, self.batch, self.first_batch, self.terms = None, None, None, []
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -581,7 +541,7 @@ class StopOnNonFinite(keras.callbacks.Callback):
         )
         if bad:
             self.epoch, self.batch, self.terms = self._epoch, batch, bad
-            self.first_batch = batch if batch is None else min(self._first_batch or 0, batch)
+            self.first_batch = None if batch is None else self._first_batch
             self.model.stop_training = True
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -592,8 +552,6 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._check(None, logs)
-
-    _first_batch = None
 
     @property
     def failure(self) -> str | None:
@@ -666,6 +624,9 @@ class TrainingBackup(keras.callbacks.Callback):
         self.history = history
         self.stateful = [c for c in callbacks if c is not None and self._attributes(c)]
         self.resumed_from_epoch = None
+        self._state = None  # the latest backup, as read or written by this run
+        self._saved = False  # whether this run backed up an epoch
+        self._diverged = False
 
     @staticmethod
     def _attributes(callback) -> tuple:
@@ -701,7 +662,7 @@ class TrainingBackup(keras.callbacks.Callback):
         return state
 
     def on_train_begin(self, logs=None):
-        state = self.read_state()
+        state = self._state = self.read_state()
         if state is None:
             return
         weights = os.path.join(self.backup_dir, state["weights"])
@@ -735,15 +696,12 @@ class TrainingBackup(keras.callbacks.Callback):
             self._diverged = True
 
     def on_train_end(self, logs=None):
-        if not self._diverged and self._last_epoch is not None:
-            self._save(self._last_epoch, finished=True)
-
-    _last_epoch = None
-    _diverged = False
+        if self._saved and not self._diverged:
+            self._save(self._state["epoch"], finished=True)
 
     def _save(self, epoch: int, finished: bool) -> None:
         os.makedirs(self.backup_dir, exist_ok=True)
-        previous = self.read_state() or {}
+        previous = self._state or {}
         weights = f"epoch-{epoch}{'-final' if finished else ''}.weights.h5"
         try:
             check_room_for(self.state_path, checkpoint_size_estimate(self.model))
@@ -770,11 +728,13 @@ class TrainingBackup(keras.callbacks.Callback):
         }
         for callback in self.stateful:
             if isinstance(callback, keras.callbacks.EarlyStopping) and callback.best_weights:
-                state["best_weights"] = f"epoch-{epoch}.best.npz"
-                arrays = {f"w{i}": np.asarray(w) for i, w in enumerate(callback.best_weights)}
-                self._write(state["best_weights"], lambda path: np.savez(path, **arrays))
+                # named by its epoch, so it is written again only when it changes
+                state["best_weights"] = f"best-epoch-{callback.best_epoch}.npz"
+                if state["best_weights"] != previous.get("best_weights"):
+                    arrays = {f"w{i}": np.asarray(w) for i, w in enumerate(callback.best_weights)}
+                    self._write(state["best_weights"], lambda path: np.savez(path, **arrays))
         self._write(self.STATE_FILE, lambda path: _write_json(path, state))
-        self._last_epoch = epoch
+        self._state, self._saved = state, True
         for name in (previous.get("weights"), previous.get("best_weights")):
             if name and name not in (state["weights"], state["best_weights"]):
                 try:
@@ -790,16 +750,7 @@ class TrainingBackup(keras.callbacks.Callback):
         }
 
     def _write(self, name: str, write) -> None:
-        """Calls `write(temporary path)`, then renames the file to `name`."""
-        path = os.path.join(self.backup_dir, name)
-        stem, extension = name.split(".", 1)
-        temporary = os.path.join(self.backup_dir, f".{stem}.partial-{os.getpid()}.{extension}")
-        try:
-            write(temporary)
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
+        write_atomically(os.path.join(self.backup_dir, name), write)
 
 
 def _seed_generators(model: keras.Model) -> list:

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import math
 import os
+import shutil
 import zipfile
+from typing import Callable
+
+try:
+    import resource
+except ImportError:  # Windows has no file-size limits
+    resource = None
 
 import h5py
 import keras
@@ -57,26 +66,84 @@ def _quiet_h5_legacy_warnings():
 def save_vae(model: keras.Model, path: str | os.PathLike) -> str:
     """Saves `model` to `path` (`.h5` or `.keras`) atomically.
 
-    The model is written to a temporary file in the same folder, which is then
-    renamed over `path`: an interrupted save never leaves a half-written file
-    where a good one was.
+    Checks first that there is room for it (`check_room_for`), then writes a
+    temporary file in the same folder and renames it over `path`
+    (`write_atomically`): an interrupted or failed save never leaves a
+    half-written file where a good one was.
 
     Returns:
         The path written.
+
+    Raises:
+        OSError: if there is no room or the write fails; `path` is untouched.
     """
     path = check_model_path(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    stem, extension = os.path.splitext(os.path.basename(path))
-    temporary = os.path.join(folder, f".{stem}.partial-{os.getpid()}{extension}")
-    try:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    check_room_for(path, checkpoint_size_estimate(model, path))
+
+    def write(temporary):
         with _quiet_h5_legacy_warnings():
             model.save(temporary, overwrite=True)
+
+    write_atomically(path, write)
+    return path
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[str], object]) -> None:
+    """Calls `write(temporary_path)`, then renames the file over `path`.
+
+    The temporary file lies beside `path` and keeps its extensions
+    (`.NAME.partial-PID.EXT`, which Keras needs to pick a format); it is
+    removed if `write` fails. `os.replace` is atomic on POSIX, so readers see
+    the old file or the new one, never a mix.
+    """
+    path = os.fspath(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    stem, dot, extension = name.partition(".")
+    temporary = os.path.join(folder, f".{stem}.partial-{os.getpid()}{dot}{extension}")
+    try:
+        write(temporary)
         os.replace(temporary, path)
     finally:
-        if os.path.isfile(temporary):
+        if os.path.exists(temporary):
             os.remove(temporary)
-    return path
+
+
+def checkpoint_size_estimate(model: keras.Model, path: str | None = None) -> int:
+    """Bytes a checkpoint of `model` needs: the size of the file already at
+    `path`, else 4 bytes per model and optimizer value (Adam's two slots
+    assumed before the optimizer is built) plus 256 KiB."""
+    if path is not None and os.path.isfile(path):
+        return os.path.getsize(path)
+    values = sum(math.prod(v.shape) for v in model.weights)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and optimizer.built:
+        values += sum(math.prod(v.shape) for v in optimizer.variables)
+    else:
+        values *= 3
+    return 4 * values + 256 * 1024
+
+
+def check_room_for(path: str, size: int) -> None:
+    """Raises `OSError` if `size` bytes cannot be written beside `path`.
+
+    Checks the free space of the file system and the process's file-size
+    limit (`ulimit -f`). HDF5 can crash the process when a write fails half
+    way, so `.h5` checkpoints are checked before they are written.
+    """
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    free = shutil.disk_usage(folder).free
+    if free < 2 * size:  # the temporary file and the old file coexist for a moment
+        raise OSError(
+            errno.ENOSPC, f"only {free / 2**20:.1f} MiB free in {folder!r}, "
+            f"a checkpoint needs about {2 * size / 2**20:.1f} MiB"
+        )
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0] if resource is not None else -1
+    if limit != getattr(resource, "RLIM_INFINITY", -1) and limit < size:
+        raise OSError(
+            errno.EFBIG, f"the file-size limit (ulimit -f) is {limit} bytes, a checkpoint "
+            f"needs about {size}"
+        )
 
 
 def _check_readable_model_file(path: str) -> None:

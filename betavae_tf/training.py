@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Callable, Sequence
 
@@ -15,9 +14,8 @@ from betavae_tf.callbacks import (
     DelayedReduceLROnPlateau,
     StopOnNonFinite,
     TrainingBackup,
-    check_room_for,
-    checkpoint_size_estimate,
 )
+from betavae_tf.datasets.pipeline import array_dataset, batches_per_pass
 from betavae_tf.distribute import (
     fit_distributed,
     needs_custom_loop,
@@ -26,9 +24,8 @@ from betavae_tf.distribute import (
     resolve_strategy,
     strategy_scope,
 )
-from betavae_tf.datasets.pipeline import array_dataset, batches_per_pass
 from betavae_tf.models import BetaVAE
-from betavae_tf.saving import check_model_path
+from betavae_tf.saving import check_model_path, check_room_for, checkpoint_size_estimate
 from betavae_tf.validation import (
     check_float,
     check_int,
@@ -36,7 +33,6 @@ from betavae_tf.validation import (
     validate_dataset,
     validate_features,
 )
-
 
 AUTO_STEPS_PER_EXECUTION = 32
 
@@ -66,7 +62,7 @@ def warmup_epochs(kl_scheduler, epochs: int) -> int:
 def _steps_per_epoch(data, batch_size: int) -> int | None:
     """Training steps per epoch for arrays and datasets of known length."""
     if isinstance(data, np.ndarray):
-        return math.ceil(len(data) / batch_size)
+        return batches_per_pass(len(data), batch_size)
     cardinality = int(data.cardinality())
     return cardinality if cardinality > 0 else None
 

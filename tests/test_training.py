@@ -223,3 +223,17 @@ def test_per_step_schedules_get_their_steps_and_delay_the_watchers(digits, tmp_p
     # The epoch logs show the β of each epoch's last step: 3/6, 1, 1, 1.
     assert history.history["beta"] == pytest.approx([0.5, 1.0, 1.0, 1.0])
     assert load_vae(tmp_path / "m.h5").beta == 1.0  # nothing saved before the warm-up ended
+
+
+def test_array_dataset_covers_every_example_once_per_pass_and_reshuffles():
+    from betavae_tf.datasets.pipeline import array_dataset, batches_per_pass
+
+    x = np.arange(10, dtype="float32")[:, None]
+    dataset = array_dataset(x, 4, shuffle=True, seed=0, repeat=True)
+    batches = [b.numpy()[:, 0] for b in dataset.take(2 * batches_per_pass(10, 4))]
+    assert [len(b) for b in batches] == [4, 4, 2, 4, 4, 2]
+    first, second = np.concatenate(batches[:3]), np.concatenate(batches[3:])
+    assert sorted(first) == sorted(second) == list(range(10))
+    assert not np.array_equal(first, second)  # a new order every pass
+    plain = np.concatenate([b.numpy()[:, 0] for b in array_dataset(x, 4)])
+    np.testing.assert_array_equal(plain, np.arange(10))  # in order, one pass

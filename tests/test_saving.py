@@ -92,3 +92,46 @@ def test_failed_save_keeps_the_previous_file(saved, tmp_path):
     shutil.rmtree(blocker)
     assert open(paths["keras"], "rb").read() == before
     assert load_vae(paths["keras"]).beta == 1.5
+
+
+def test_write_atomically_keeps_the_old_file_when_the_write_fails(tmp_path):
+    from betavae_tf.saving import write_atomically
+
+    path = tmp_path / "state.weights.h5"
+    path.write_text("old")
+
+    def broken(temporary):
+        assert temporary.endswith(".weights.h5")  # Keras picks the format from it
+        with open(temporary, "w") as file:
+            file.write("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(path, broken)
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["state.weights.h5"]
+    write_atomically(path, lambda temporary: open(temporary, "w").write("new"))
+    assert path.read_text() == "new" and os.listdir(tmp_path) == ["state.weights.h5"]
+
+
+def test_room_checks_use_the_existing_file_or_the_model_size(tmp_path):
+    from betavae_tf.saving import check_room_for, checkpoint_size_estimate
+
+    model = BetaVAE(input_dim=8, encoding_dim=2, seed=0)
+    values = sum(int(np.prod(w.shape)) for w in model.weights)
+    assert checkpoint_size_estimate(model) == 4 * 3 * values + 256 * 1024  # Adam's two slots
+    path = tmp_path / "m.h5"
+    path.write_bytes(b"x" * 1000)
+    assert checkpoint_size_estimate(model, str(path)) == 1000
+    check_room_for(str(path), 1000)
+    with pytest.raises(OSError, match="free in .*a checkpoint needs about"):
+        check_room_for(str(path), 10**18)
+
+
+def test_ensure_writable_folder_creates_or_explains(tmp_path):
+    from betavae_tf.validation import ensure_writable_folder
+
+    assert ensure_writable_folder(str(tmp_path / "a" / "b"), "output folder", "pass --x") == str(tmp_path / "a" / "b")
+    assert (tmp_path / "a" / "b").is_dir()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OSError, match=r"Cannot create the output folder .*file/sub.*; pass --x\.$"):
+        ensure_writable_folder(str(tmp_path / "file" / "sub"), "output folder", "pass --x")

@@ -26,6 +26,7 @@ try:  # Keras's own scope; not public API, so optional.
 except ImportError:  # pragma: no cover - other Keras versions
     _SafeModeScope = None
 from betavae_tf.models import BetaVAE
+from betavae_tf.optimizers import FusedAdam
 
 MODEL_EXTENSIONS = (".h5", ".keras")
 
@@ -36,8 +37,8 @@ def custom_objects() -> dict:
     Example:
         `keras.models.load_model(path, custom_objects=betavae_tf.custom_objects())`
     """
-    return {"BetaVAE": BetaVAE, "LearnedLogVariance": LearnedLogVariance, "Sampling": Sampling,
-            "SpatialBroadcast": SpatialBroadcast}
+    return {"BetaVAE": BetaVAE, "FusedAdam": FusedAdam, "LearnedLogVariance": LearnedLogVariance,
+            "Sampling": Sampling, "SpatialBroadcast": SpatialBroadcast}
 
 
 def check_model_path(path: str | os.PathLike, name: str = "save_path") -> str:

@@ -25,6 +25,7 @@ from betavae_tf.distribute import (
     strategy_scope,
 )
 from betavae_tf.models import BetaVAE
+from betavae_tf.optimizers import FusedAdam
 from betavae_tf.saving import check_model_path, check_room_for, checkpoint_size_estimate
 from betavae_tf.validation import (
     check_float,
@@ -235,8 +236,9 @@ def train_vae(
         patience: early-stopping patience in epochs, or `None` to disable
             early stopping. Defaults to 5.
         callbacks: extra Keras callbacks.
-        optimizer: use this optimizer instead of `Adam(learning_rate)`, e.g.
-            to keep the state of a reloaded model's optimizer.
+        optimizer: use this optimizer instead of `FusedAdam(learning_rate)`
+            (Keras's Adam with a fused update, see `betavae_tf.optimizers`),
+            e.g. to keep the state of a reloaded model's optimizer.
         shuffle: shuffle array data each epoch. Defaults to `True`.
         verbose: Keras `fit` verbosity. Defaults to `"auto"`.
         clipnorm: if set (> 0), Adam clips each weight's gradient to this L2
@@ -356,7 +358,7 @@ def train_vae(
         keras.utils.set_random_seed(seed)
     with strategy_scope(strategy):  # the optimizer's slots must be created in the scope
         model.compile(
-            optimizer=optimizer or keras.optimizers.Adam(optimizer_learning_rate, **clipping),
+            optimizer=optimizer or FusedAdam(optimizer_learning_rate, **clipping),
             jit_compile=jit_compile,
             steps_per_execution=_resolve_steps_per_execution(
                 steps_per_execution, kl_scheduler, _steps_per_epoch(X_train, batch_size)

@@ -62,12 +62,11 @@ Levers (each can be measured on its own): `--jit-compile {on,off,auto}`
 a parallel `AUTOTUNE` gather map and `AUTOTUNE` prefetch); `dataset` is a
 synchronous `tf.data` pipeline (shuffled indices, batch, gather from an
 in-graph constant, tf.data autotuning off); `dataset-autotune` is the same
-with a parallel map and prefetch. Two more flags measure library changes
-that do not exist yet (not the product path): `--fused-adam` passes
-`train_vae(optimizer=...)` an Adam applying TensorFlow's fused
-`ResourceApplyAdam` kernel per variable, and `--philox-rng` makes Keras
-draw its noise with Philox instead of XLA's slow CPU ThreeFry (both in
-`_common.py`). `jit_compile` / `steps_per_execution` go to `train_vae`
+with a parallel map and prefetch. `--fused-adam {on,off}` and
+`--endless-loop {on,off}` are `train_vae`'s `fused_adam` and
+`endless_loop` (both on by default). `--philox-rng` measures a library
+change that does not exist (not the product path): Keras draws its noise
+with Philox instead of XLA's slow CPU ThreeFry (`_common.py`). `jit_compile` / `steps_per_execution` go to `train_vae`
 when it takes them (`lever_via: "train_vae"`), else to the `model.compile`
 that `train_vae` calls (`lever_via: "compile"`). Flags left unset keep
 `train_vae`'s defaults; the JSON reports the values the model actually
@@ -100,7 +99,6 @@ from _common import (  # noqa: E402
     configure_tensorflow_threads,
     current_rss_mb,
     emit,
-    fused_adam,
     machine_info,
     peak_rss_mb,
     tf_matmul_flops,
@@ -155,9 +153,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--philox-rng", action="store_true",
                         help="experiment: Keras's TF backend draws noise with Philox "
                              "(see _common.use_philox_rng); not the product path")
-    parser.add_argument("--fused-adam", action="store_true",
-                        help="experiment: pass train_vae an Adam that applies one fused "
-                             "TF kernel per variable (see _common.fused_adam)")
+    parser.add_argument("--fused-adam", choices=("on", "off"), default=None,
+                        help="train_vae(fused_adam=...): Adam's fused update (default: train_vae's, on)")
+    parser.add_argument("--endless-loop", choices=("on", "off"), default=None,
+                        help="train_vae(endless_loop=...): the lean step loop (default: train_vae's, on)")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for TF's pools and PyTorch (default: available cores)")
     parser.add_argument("--torch", dest="torch", action="store_true", default=None,
@@ -367,6 +366,9 @@ def main(argv=None) -> dict:
     train_kwargs = dict(levers) if takes_levers else {}
     if levers and not takes_levers:  # train_vae calls model.compile(optimizer=...)
         model.compile = lambda *a, **k: BetaVAE.compile(model, *a, **{**k, **levers})
+    for name in ("fused_adam", "endless_loop"):
+        if getattr(args, name) is not None:
+            train_kwargs[name] = getattr(args, name) == "on"
     data = x if args.input == "array" else make_dataset(
         x, args.batch_size, args.seed, autotune=args.input == "dataset-autotune")
 
@@ -377,7 +379,7 @@ def main(argv=None) -> dict:
         model, data, batch_size=args.batch_size, epochs=args.epochs,
         learning_rate=args.learning_rate, save_path=None, lr_scheduler=None,
         patience=None, verbose=0, callbacks=callbacks,
-        optimizer=fused_adam(args.learning_rate) if args.fused_adam else None, **train_kwargs,
+        **train_kwargs,
     )
     wall = time.perf_counter() - start
     rss_after = current_rss_mb()
@@ -397,7 +399,8 @@ def main(argv=None) -> dict:
         "warmup_epochs": args.warmup_epochs,
         "input": args.input,
         "philox_rng": args.philox_rng,
-        "fused_adam": args.fused_adam,
+        "fused_adam": type(model.optimizer).__name__ == "FusedAdam",
+        "endless_loop": model.train_function.__module__.startswith("betavae_tf"),
         "jit_compile": bool(model.jit_compile),
         "steps_per_execution": int(model.steps_per_execution),
         "lever_via": "train_vae" if takes_levers or not levers else "compile",

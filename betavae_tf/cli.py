@@ -123,6 +123,12 @@ def _add_training_arguments(parser, default_epochs: int):
                         help="XLA-compile the training step (default auto: Keras's choice, XLA on GPUs)")
     parser.add_argument("--steps-per-execution", type=_steps_per_execution, default="auto",
                         help="training steps per call into the compiled graph: auto (default) or N >= 1")
+    parser.add_argument("--fused-adam", choices=("on", "off"), default="on",
+                        help="on (default): Adam updates each weight with one fused TF kernel "
+                        "(same update, faster); off: keras.optimizers.Adam's own update")
+    parser.add_argument("--endless-loop", choices=("on", "off"), default="on",
+                        help="on (default): run the steps of each call through betavae_tf's lean "
+                        "loop for array data; off: Keras's own loop (same losses)")
     parser.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"), default="default",
                         help="tf.distribute: default (one device), mirrored (all local GPUs), "
                         "multi-worker (a cluster from TF_CONFIG; see README)")
@@ -298,6 +304,8 @@ def _speed_options(args) -> dict:
         "strategy": resolve_strategy(args.strategy),  # before TF runs anything (multi-worker)
         "jit_compile": {"auto": "auto", "on": True, "off": False}[args.jit_compile],
         "steps_per_execution": args.steps_per_execution,
+        "endless_loop": args.endless_loop == "on",
+        "fused_adam": args.fused_adam == "on",
         "deterministic": args.deterministic,
     }
 

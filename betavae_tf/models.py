@@ -19,6 +19,7 @@ from betavae_tf.losses import (
     tcvae_decomposition,
 )
 from betavae_tf.networks import build_dense_decoder, build_dense_encoder
+from betavae_tf.train_loop import endless_train_function, uses_endless_loop
 from betavae_tf.validation import check_choice, check_float, check_int
 
 
@@ -421,6 +422,10 @@ class BetaVAE(keras.Model):
             self.log_variance_layer = LearnedLogVariance(
                 self.feature_shape, name="log_variance"
             )
+        # Train endless input through betavae_tf.train_loop (see fit());
+        # a run-time option like jit_compile, not part of the config.
+        self.endless_loop = True
+        self._fits_endless_input = False
         self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
         self.reconstruction_loss_tracker = keras.metrics.Mean(
             name="reconstruction_loss"
@@ -663,9 +668,13 @@ class BetaVAE(keras.Model):
             return kl
         return free_bits_kl(z_mean, z_log_var, self.free_bits)
 
-    def _update_trackers(self, losses: dict) -> dict:
+    def _track(self, losses: dict) -> None:
         for tracker in self.metrics:
             tracker.update_state(losses[tracker.name])
+
+    def _logs(self, losses: dict) -> dict:
+        """The logs `fit` reports: running means of the trackers, β, and the
+        objective's current values from the batch `losses`."""
         logs = {tracker.name: tracker.result() for tracker in self.metrics}
         return {
             "loss": logs["total_loss"],
@@ -674,10 +683,13 @@ class BetaVAE(keras.Model):
             **{name: losses[name] for name in self.objective.current_values},
         }
 
-    def train_step(self, data):
-        # Under a multi-replica strategy each replica differentiates its share
-        # of the global batch's mean loss and logs the global means (see
-        # `_global_batch`); on one device this is the plain batch loss.
+    def _train_batch(self, data) -> dict:
+        """One optimizer step on a batch; updates the trackers and returns its losses.
+
+        Under a multi-replica strategy each replica differentiates its share
+        of the global batch's mean loss and returns the global means (see
+        `_global_batch`); on one device this is the plain batch loss.
+        """
         x = _features_of(data)
         with tf.GradientTape() as tape:
             losses, objective = _global_batch(self.compute_losses(x, training=True), x)
@@ -686,11 +698,45 @@ class BetaVAE(keras.Model):
         self.optimizer.apply(gradients, self.trainable_weights)
         if self.step_counter is not None:  # the capacity ramp's clock
             self.step_counter.assign_add(1)
-        return self._update_trackers(losses)
+        self._track(losses)
+        return losses
+
+    def train_step(self, data):
+        return self._logs(self._train_batch(data))
 
     def test_step(self, data):
         x = _features_of(data)
-        return self._update_trackers(_global_batch(self.compute_losses(x), x)[0])
+        losses = _global_batch(self.compute_losses(x), x)[0]
+        self._track(losses)
+        return self._logs(losses)
+
+    def fit(self, x=None, *args, **kwargs):
+        """`keras.Model.fit`; endless `tf.data` input trains through a leaner loop.
+
+        With a `tf.data.Dataset` of infinite cardinality (and `steps_per_epoch`,
+        which Keras then requires) every call into the compiled function runs
+        exactly `steps_per_execution` steps, so `betavae_tf.train_loop` can
+        skip Keras's end-of-data checks around each step. Same steps, losses
+        and logs either way; set `model.endless_loop = False` (or
+        `train_vae(endless_loop=False)`) for Keras's own loop.
+        """
+        endless = isinstance(x, tf.data.Dataset) and bool(
+            x.cardinality() == tf.data.INFINITE_CARDINALITY
+        )
+        if endless != self._fits_endless_input:
+            self.train_function = None
+        self._fits_endless_input = endless
+        return super().fit(x, *args, **kwargs)
+
+    def make_train_function(self, force: bool = False):
+        if self.train_function is not None and not force:
+            return self.train_function
+        overridden = type(self).train_step is not BetaVAE.train_step
+        lean = self.endless_loop and self._fits_endless_input and not overridden
+        if lean and uses_endless_loop(self):
+            self.train_function = endless_train_function(self)
+            return self.train_function
+        return super().make_train_function(force)
 
     # ------------------------------------------------------------- serialisation
     def get_config(self) -> dict:

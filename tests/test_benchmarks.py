@@ -54,6 +54,7 @@ def test_bench_train_dense_with_levers():
     assert_positive(result, TRAIN_KEYS)
     assert result["model"] == "dense" and result["batch_size"] == 64
     assert result["jit_compile"] is True and result["steps_per_execution"] == 2
+    assert result["fused_adam"] is True  # train_vae's default
     assert len(result["tf_epoch_seconds"]) == 2
     if HAS_TORCH:
         assert_positive(result, TORCH_KEYS)
@@ -63,10 +64,12 @@ def test_bench_train_conv_mnist_without_torch():
     result = run_script(
         "bench_train.py", "--model", "conv-mnist", "--epochs", "2", "--n-examples", "256",
         "--batch-size", "128", "--jit-compile", "off", "--no-torch", "--peak-size", "256",
+        "--fused-adam", "off", "--endless-loop", "off",
     )
     assert_positive(result, TRAIN_KEYS)
     assert result["flops_per_example"] == 3 * result["forward_flops_per_example"]
     assert result["jit_compile"] is False
+    assert result["fused_adam"] is False and result["endless_loop"] is False
     assert "torch_examples_per_second" not in result and result["peak_flops_torch"] is None
 
 

@@ -28,7 +28,9 @@ def reference(digits):
 @pytest.mark.parametrize("options, rtol", [
     ({"steps_per_execution": 7, "jit_compile": False}, 1e-5),
     ({"steps_per_execution": "auto", "jit_compile": False}, 1e-5),
-], ids=["spe7", "spe-auto"])
+    ({"endless_loop": False}, 1e-5),
+    ({"fused_adam": False}, 1e-5),
+], ids=["spe7", "spe-auto", "keras-loop", "keras-adam"])
 def test_same_losses_and_weights_with_and_without_steps_per_execution(digits, reference, options, rtol):
     x, x_val = digits
     history, model = _fit(x, x_val, **options)
@@ -96,6 +98,8 @@ def test_a_per_step_beta_schedule_runs_one_step_per_call(digits):
     ({"jit_compile": "yes"}, "jit_compile must be True, False or 'auto'"),
     ({"steps_per_execution": 0}, "steps_per_execution"),
     ({"seed": -1}, "seed"),
+    ({"endless_loop": "no"}, "endless_loop must be True or False. Received: endless_loop='no'"),
+    ({"fused_adam": 1}, "fused_adam must be True or False"),
 ])
 def test_bad_speed_options_are_refused_before_training(digits, options, message):
     x, x_val = digits
@@ -103,3 +107,14 @@ def test_bad_speed_options_are_refused_before_training(digits, options, message)
     with pytest.raises(ValueError, match=message):
         train_vae(model, x, x_val, epochs=1, save_path=None, verbose=0, **options)
     assert not model.compiled
+
+
+@pytest.mark.parametrize("options, optimizer, loop_module", [
+    ({}, "FusedAdam", "betavae_tf.train_loop"),
+    ({"fused_adam": False, "endless_loop": False}, "Adam", "keras"),
+])
+def test_the_fast_defaults_and_their_off_switches(digits, options, optimizer, loop_module):
+    x, x_val = digits
+    _, model = _fit(x[:256], x_val, epochs=1, **options)
+    assert type(model.optimizer).__name__ == optimizer
+    assert model.train_function.__module__.startswith(loop_module)

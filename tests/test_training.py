@@ -237,3 +237,83 @@ def test_array_dataset_covers_every_example_once_per_pass_and_reshuffles():
     assert not np.array_equal(first, second)  # a new order every pass
     plain = np.concatenate([b.numpy()[:, 0] for b in array_dataset(x, 4)])
     np.testing.assert_array_equal(plain, np.arange(10))  # in order, one pass
+
+
+def test_array_dataset_knows_its_length_reshuffles_per_iterator_and_follows_its_seed():
+    from betavae_tf.datasets.pipeline import array_dataset
+
+    x = np.arange(50, dtype="float32")[:, None]
+    for shuffle in (False, True):
+        assert int(array_dataset(x, 8, shuffle=shuffle).cardinality()) == 7
+        assert array_dataset(x, 8, shuffle=shuffle, repeat=True).cardinality() == tf.data.INFINITE_CARDINALITY
+
+    def one_pass(dataset):
+        return np.concatenate([b.numpy()[:, 0] for b in dataset])
+
+    dataset = array_dataset(x, 8, shuffle=True, seed=3)
+    first, second = one_pass(dataset), one_pass(dataset)  # a new iterator, a new order
+    assert sorted(first) == sorted(second) == list(range(50))
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(one_pass(array_dataset(x, 8, shuffle=True, seed=3)), first)
+    assert not np.array_equal(one_pass(array_dataset(x, 8, shuffle=True, seed=4)), first)
+
+
+class _CountingBetaVAE(BetaVAE):
+    """Counts (at trace time) the train_step calls Keras's own loop makes."""
+
+    traced_train_steps = 0
+
+    def train_step(self, data):
+        type(self).traced_train_steps += 1
+        return super().train_step(data)
+
+
+def test_endless_input_trains_through_the_lean_loop_and_finite_input_through_keras(digits):
+    from betavae_tf.datasets.pipeline import array_dataset
+
+    x = digits[0][:256]
+    model = BetaVAE(input_dim=64, encoding_dim=4, seed=0)
+    model.compile(optimizer="adam", steps_per_execution=2)
+    model.fit(array_dataset(x, 64, repeat=True), steps_per_epoch=4, epochs=1, verbose=0, shuffle=False)
+    assert model.train_function.__name__ == "train_function"  # betavae_tf.train_loop's
+    lean = model.train_function
+    model.fit(array_dataset(x, 64), epochs=1, verbose=0, shuffle=False)  # finite: Keras's loop again
+    assert model.train_function is not lean
+    assert model.train_function.__module__.startswith("keras")
+    assert int(model.optimizer.iterations) == 8
+
+    # A subclass that overrides train_step keeps Keras's loop, which calls it.
+    counting = _CountingBetaVAE(input_dim=64, encoding_dim=4, seed=0)
+    counting.compile(optimizer="adam", steps_per_execution=2)
+    counting.fit(array_dataset(x, 64, repeat=True), steps_per_epoch=4, epochs=1, verbose=0, shuffle=False)
+    assert _CountingBetaVAE.traced_train_steps >= 1
+    assert counting.train_function.__module__.startswith("keras")
+
+
+def test_lean_loop_gives_kerass_losses_and_weights(digits):
+    from betavae_tf.datasets.pipeline import array_dataset
+    import betavae_tf.models as models
+
+    x = digits[0][:320]
+
+    def fit(lean):
+        keras.utils.set_random_seed(0)
+        model = BetaVAE(input_dim=64, encoding_dim=4, seed=0)
+        model.compile(optimizer="adam", steps_per_execution=5)
+        original = models.uses_endless_loop
+        models.uses_endless_loop = original if lean else (lambda model: False)
+        try:
+            history = model.fit(array_dataset(x, 64, shuffle=True, seed=1, repeat=True),
+                                steps_per_epoch=5, epochs=3, verbose=0, shuffle=False).history
+        finally:
+            models.uses_endless_loop = original
+        return history, model
+
+    (lean_history, lean_model), (keras_history, keras_model) = fit(True), fit(False)
+    assert lean_model.train_function is not None and keras_model.train_function is not None
+    assert lean_history.keys() == keras_history.keys()
+    for key in lean_history:
+        np.testing.assert_allclose(lean_history[key], keras_history[key], rtol=1e-6)
+    assert lean_history["loss"][-1] < lean_history["loss"][0]
+    for a, b in zip(lean_model.get_weights(), keras_model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)

@@ -40,14 +40,32 @@ def array_dataset(
         A `tf.data.Dataset` of float32 tensors `(batch, *feature_shape)`.
     """
     n = len(x)
-    indices = tf.data.Dataset.range(n)
+    starts = tf.data.Dataset.range(0, n, batch_size)  # first row of every batch
+    array = tf.data.Dataset.from_tensors(tf.convert_to_tensor(x))
+    batches = batches_per_pass(n, batch_size)
     if shuffle:
-        indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    indices = indices.batch(batch_size)
-    if repeat:
-        indices = indices.repeat()
-    data = tf.data.Dataset.from_tensors(tf.convert_to_tensor(x)).repeat()
-    dataset = tf.data.Dataset.zip((indices, data)).map(lambda i, array: tf.gather(array, i))
+        # One random seed per pass, new for every iterator (as a reshuffling
+        # `Dataset.shuffle` would be), and one permutation tensor per pass
+        # drawn from it: no per-example work, unlike a shuffle buffer.
+        pass_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        if not repeat:
+            pass_seeds = pass_seeds.take(1)
+
+        def one_pass(pass_seed, rows):
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(n, dtype=tf.int64), seed=tf.stack([pass_seed, tf.constant(0, tf.int64)])
+            )
+            return starts.map(lambda start: tf.gather(rows, order[start:start + batch_size]))
+
+        dataset = tf.data.Dataset.zip((pass_seeds, array.repeat())).flat_map(one_pass)
+        # Keras reads the number of batches (or that there is no end) from the
+        # cardinality, which flat_map cannot infer.
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(
+            tf.data.INFINITE_CARDINALITY if repeat else batches
+        ))
+    else:
+        dataset = tf.data.Dataset.zip((starts.repeat() if repeat else starts, array.repeat()))
+        dataset = dataset.map(lambda start, rows: rows[start:start + batch_size])
     options = tf.data.Options()
     options.autotune.enabled = False
     options.experimental_optimization.apply_default_optimizations = False

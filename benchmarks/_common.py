@@ -160,3 +160,24 @@ def use_philox_rng() -> None:
     for module in {tf_random, backend_random}:
         module.normal, module.uniform, module.dropout = normal, uniform, dropout
 
+
+
+def function_executor(name: str):
+    """A context in which TensorFlow runs `tf.function`s with executor `name`.
+
+    An experiment for the lever table, not a library feature: `"default"`
+    is TensorFlow's executor; `"single-threaded"` is its
+    `SINGLE_THREADED_EXECUTOR`, which runs a function's ops one after the
+    other with less bookkeeping per op (`tf.experimental.function_executor_type`).
+    Measured and not adopted (README, lever table): faster for the dense net
+    on one thread, slower for conv nets and two threads, its losses drifted
+    from the default executor's after an epoch, and `fit` with validation
+    data hung under it.
+    """
+    import contextlib
+
+    if name == "default":
+        return contextlib.nullcontext()
+    import tensorflow as tf
+
+    return tf.experimental.function_executor_type("SINGLE_THREADED_EXECUTOR")

@@ -66,7 +66,9 @@ with a parallel map and prefetch. `--fused-adam {on,off}` and
 `--endless-loop {on,off}` are `train_vae`'s `fused_adam` and
 `endless_loop` (both on by default). `--philox-rng` measures a library
 change that does not exist (not the product path): Keras draws its noise
-with Philox instead of XLA's slow CPU ThreeFry (`_common.py`). `jit_compile` / `steps_per_execution` go to `train_vae`
+with Philox instead of XLA's slow CPU ThreeFry (`_common.py`), and
+`--executor single-threaded` runs the compiled functions on TensorFlow's
+single-threaded executor. `jit_compile` / `steps_per_execution` go to `train_vae`
 when it takes them (`lever_via: "train_vae"`), else to the `model.compile`
 that `train_vae` calls (`lever_via: "compile"`). Flags left unset keep
 `train_vae`'s defaults; the JSON reports the values the model actually
@@ -104,6 +106,7 @@ from _common import (  # noqa: E402
     tf_matmul_flops,
     torch_matmul_flops,
     use_philox_rng,
+    function_executor,
 )
 
 MODELS = {"dense": None, "conv-mnist": "mnist", "conv-dsprites": "dsprites", "conv-faces": "faces"}
@@ -150,6 +153,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="array: train_vae's NumPy path (Keras's array adapter); "
                              "dataset: a synchronous tf.data pipeline with autotuning off; "
                              "dataset-autotune: the same with a parallel map and prefetch")
+    parser.add_argument("--executor", choices=("default", "single-threaded"), default="default",
+                        help="experiment: TensorFlow's executor for the compiled functions "
+                             "(see _common.function_executor); not the product path")
     parser.add_argument("--philox-rng", action="store_true",
                         help="experiment: Keras's TF backend draws noise with Philox "
                              "(see _common.use_philox_rng); not the product path")
@@ -375,12 +381,12 @@ def main(argv=None) -> dict:
     load_before = os.getloadavg()[0]
     rss_before = current_rss_mb()
     start = time.perf_counter()
-    history, model = train_vae(
-        model, data, batch_size=args.batch_size, epochs=args.epochs,
-        learning_rate=args.learning_rate, save_path=None, lr_scheduler=None,
-        patience=None, verbose=0, callbacks=callbacks,
-        **train_kwargs,
-    )
+    with function_executor(args.executor):
+        history, model = train_vae(
+            model, data, batch_size=args.batch_size, epochs=args.epochs,
+            learning_rate=args.learning_rate, save_path=None, lr_scheduler=None,
+            patience=None, verbose=0, callbacks=callbacks, **train_kwargs,
+        )
     wall = time.perf_counter() - start
     rss_after = current_rss_mb()
 
@@ -399,6 +405,7 @@ def main(argv=None) -> dict:
         "warmup_epochs": args.warmup_epochs,
         "input": args.input,
         "philox_rng": args.philox_rng,
+        "executor": args.executor,
         "fused_adam": type(model.optimizer).__name__ == "FusedAdam",
         "endless_loop": model.train_function.__module__.startswith("betavae_tf"),
         "jit_compile": bool(model.jit_compile),

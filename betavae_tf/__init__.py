@@ -59,6 +59,7 @@ from betavae_tf.pictures import (  # noqa: E402
     plot_reconstructions,
     plot_samples,
 )
+from betavae_tf.optimizers import FusedAdam  # noqa: E402
 from betavae_tf.plotting import plot_vae_history  # noqa: E402
 from betavae_tf.presets import CONV_PRESETS, build_conv_beta_vae, conv_preset  # noqa: E402
 from betavae_tf.saving import custom_objects, load_vae, save_vae  # noqa: E402
@@ -74,6 +75,7 @@ __all__ = [
     "CONV_PRESETS",
     "CyclicalAnnealing",
     "DelayedReduceLROnPlateau",
+    "FusedAdam",
     "KLAnnealing",
     "LIKELIHOODS",
     "LearnedLogVariance",

@@ -22,7 +22,6 @@ from betavae_tf import (
     TrainingBackup,
     TrainingDivergedError,
     load_vae,
-    save_vae,
     train_vae,
 )
 

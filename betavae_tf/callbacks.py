@@ -606,6 +606,9 @@ class TrainingBackup(keras.callbacks.Callback):
     over.
 
     Place it after the callbacks whose state it keeps (`train_vae` does).
+    A copy with `writes = False` restores the backup but never writes one:
+    `fit_distributed` gives one to every worker but the chief, which all
+    read the chief's `backup_dir` (it must be on a shared file system).
 
     Args:
         backup_dir: folder for the backup (created if missing).
@@ -624,6 +627,7 @@ class TrainingBackup(keras.callbacks.Callback):
         self.history = history
         self.stateful = [c for c in callbacks if c is not None and self._attributes(c)]
         self.resumed_from_epoch = None
+        self.writes = True
         self._state = None  # the latest backup, as read or written by this run
         self._saved = False  # whether this run backed up an epoch
         self._diverged = False
@@ -690,13 +694,15 @@ class TrainingBackup(keras.callbacks.Callback):
         self.resumed_from_epoch = state["epoch"]
 
     def on_epoch_end(self, epoch, logs=None):
+        if not self.writes:
+            return
         if all(np.ndim(v) or math.isfinite(float(v)) for v in (logs or {}).values()):
             self._save(epoch + 1, finished=False)
         else:
             self._diverged = True
 
     def on_train_end(self, logs=None):
-        if self._saved and not self._diverged:
+        if self.writes and self._saved and not self._diverged:
             self._save(self._state["epoch"], finished=True)
 
     def _save(self, epoch: int, finished: bool) -> None:

@@ -354,8 +354,12 @@ def _train(args) -> int:
         )
     ensure_writable_folder(checkpoint_dir, "output folder", "pass --output-dir naming a writable folder")
 
-    if not args.resume and os.path.isdir(backup_dir):
-        shutil.rmtree(backup_dir)  # a fresh run; --resume keeps it
+    if not args.resume:  # a fresh run; --resume keeps it
+        while os.path.isdir(backup_dir):  # other workers may be deleting it too (shared folder)
+            try:
+                shutil.rmtree(backup_dir)
+            except FileNotFoundError:
+                pass
     elif args.resume and not os.path.isfile(os.path.join(backup_dir, "state.json")):
         print(f"No backup in {backup_dir}; starting a new run.")
 

@@ -42,7 +42,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from betavae_tf.callbacks import BestModelCheckpoint
+from betavae_tf.callbacks import BestModelCheckpoint, TrainingBackup
 from betavae_tf.models import BetaVAE
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
@@ -319,12 +319,16 @@ def _steps(data, batch_size: int) -> int | None:
 
 
 def _local_checkpoints(callbacks: Sequence, folder: str) -> list:
-    """Copies of the checkpoint callbacks that write into `folder` instead."""
+    """Copies of the checkpoint callbacks that write into `folder` instead,
+    and of `TrainingBackup` that only restore (a non-chief worker's)."""
     kept = []
     for callback in callbacks:
         if isinstance(callback, (BestModelCheckpoint, keras.callbacks.ModelCheckpoint)):
             callback = copy.copy(callback)
             callback.filepath = os.path.join(folder, os.path.basename(callback.filepath))
+        elif isinstance(callback, TrainingBackup):
+            callback = copy.copy(callback)
+            callback.writes = False
         kept.append(callback)
     return kept
 
@@ -377,7 +381,10 @@ def fit_distributed(
     on the other workers, `BestModelCheckpoint` and `ModelCheckpoint`
     callbacks are copies that write into a temporary folder deleted at the
     end (they still save, so any collective op in saving runs on every
-    worker), and the progress bar is off.
+    worker), and the progress bar is off. A `TrainingBackup` is written by
+    the chief only and restored by every worker from the chief's
+    `backup_dir`, which must therefore be on a file system they all see;
+    training then continues from the backed-up epoch, as `fit` does.
 
     Args:
         model: a `BetaVAE` built inside `strategy.scope()` (see
@@ -478,7 +485,9 @@ def _fit_loop(model, x_train, x_val, strategy, batch_size, epochs, callbacks, ve
     callback_list.on_train_begin()
     training_logs = None
     logs = {}
-    for epoch in range(epochs):
+    # A TrainingBackup that restored a backup sets where to continue (as in fit).
+    first_epoch = getattr(model, "_initial_epoch", None) or 0
+    for epoch in range(first_epoch, epochs):
         model.reset_metrics()
         callback_list.on_epoch_begin(epoch)
         data = batches(x_train, epoch)

@@ -287,7 +287,8 @@ def train_vae(
             and the best weights are copied back into `model`. Multi-worker
             training runs `betavae_tf.distribute.fit_distributed` (Keras 3
             `fit` does not support it) and only the chief writes the
-            checkpoint. Defaults to `None`.
+            checkpoint and the backup, which every worker restores from
+            `backup_dir` (a folder all workers see). Defaults to `None`.
 
     Returns:
         `(history, model)`; `model` holds the best weights seen.
@@ -350,11 +351,6 @@ def train_vae(
             raise ValueError(f"callbacks must be keras Callbacks; got {callback!r}.")
 
     custom_loop = needs_custom_loop(strategy)
-    if custom_loop and backup_dir is not None:
-        raise ValueError(
-            "backup_dir is not supported with the multi-worker strategy yet; pass "
-            "backup_dir=None (or train on one machine with strategy='mirrored')."
-        )
     _fill_in_schedule_and_objective(model, kl_scheduler, X_train, batch_size)
     original = model
     if strategy is not None:  # dataset_size is filled in first: it is part of the config

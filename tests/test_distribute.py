@@ -340,9 +340,93 @@ def test_two_workers_train_in_lock_step(tmp_path):
     assert max_difference(reloaded.get_weights(), load_vae(str(tmp_path / "reference.h5")).get_weights()) < 1e-5
 
 
+class InterruptAtEpoch(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt (as Ctrl-C would) when epoch `epoch` (0-based) begins."""
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def backup_worker_script(out: str, backup_dir: str, epochs: str, interrupt_at: str) -> None:
+    """One worker of a two-worker `train_vae(backup_dir=...)` run, optionally
+    interrupted when epoch `interrupt_at` begins (0: never)."""
+    from betavae_tf.distribute import is_chief, resolve_strategy
+
+    strategy = resolve_strategy("multi-worker")  # first, before any TF op
+    index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+    model = build_model(seed=index)
+    callbacks = [InterruptAtEpoch(int(interrupt_at))] if int(interrupt_at) else []
+    result = {"chief": is_chief(strategy)}
+    try:
+        history, _ = train_vae(
+            model, data(9), data(5, seed=1), batch_size=4, epochs=int(epochs), learning_rate=0.05,
+            save_path=None, lr_scheduler=None, patience=None, kl_scheduler=KLAnnealing(0.0, 1.0, n_epochs=3),
+            strategy=strategy, backup_dir=backup_dir, seed=7, callbacks=callbacks, verbose=0,
+        )
+        result["history"] = history.history
+    except KeyboardInterrupt:
+        result["history"] = None
+    result["weights"] = [w.tolist() for w in model.get_weights()]
+    with open(out, "w") as handle:
+        json.dump(result, handle)
+
+
+def run_two_workers(tmp_path, name: str, *arguments: str) -> list:
+    """Runs `name`'s script on a two-worker localhost cluster; returns both workers' JSON."""
+    ports = free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    processes = [
+        run_script(name, str(tmp_path / f"{name}{index}.json"), *arguments,
+                   env={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})})
+        for index in range(2)
+    ]
+    try:
+        for process in processes:
+            finish(process)
+    finally:  # a failed worker leaves the other waiting in a collective
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    results = []
+    for index in range(2):
+        with open(tmp_path / f"{name}{index}.json") as handle:
+            results.append(json.load(handle))
+    return results
+
+
+def test_two_workers_resume_from_the_chiefs_backup(tmp_path):
+    backup = str(tmp_path / "backup")
+    stopped = run_two_workers(tmp_path, "backup-worker", backup, "4", "2")
+    assert [w["history"] for w in stopped] == [None, None]  # both stopped when epoch 3 began
+    state = json.loads((tmp_path / "backup" / "state.json").read_text())
+    assert state["epoch"] == 2 and not state["finished"]
+    assert sorted(os.listdir(backup)) == ["epoch-2.weights.h5", "state.json"]  # the chief's only
+
+    resumed = run_two_workers(tmp_path, "backup-worker", backup, "4", "0")
+    assert [w["chief"] for w in resumed] == [True, False]
+    assert resumed[0]["history"] == resumed[1]["history"]
+    assert max_difference(resumed[0]["weights"], resumed[1]["weights"]) == 0.0
+    history = resumed[0]["history"]
+    assert history["beta"] == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0])  # the schedule went on
+    assert history["loss"][:2] == state["history"]["loss"]  # the first two epochs were restored
+
+    # The same run, never interrupted: the same epochs and weights.
+    uninterrupted = run_two_workers(tmp_path, "backup-worker", str(tmp_path / "other"), "4", "0")
+    for key, values in uninterrupted[0]["history"].items():
+        np.testing.assert_allclose(history[key], values, rtol=1e-5, err_msg=key)
+    assert max_difference(resumed[0]["weights"], uninterrupted[0]["weights"]) < 1e-5
+
+
 if __name__ == "__main__":
     role, *arguments = sys.argv[1:]
-    {"mirrored": mirrored_script, "worker": worker_script}[role](*arguments)
+    {"mirrored": mirrored_script, "worker": worker_script,
+     "backup-worker": backup_worker_script}[role](*arguments)
 
 
 def test_train_vae_with_a_mirrored_strategy_matches_one_device(digits, tmp_path):

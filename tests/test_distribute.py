@@ -292,16 +292,13 @@ def worker_script(out: str, save_path: str) -> None:
                   handle)
 
 
-def test_two_workers_train_in_lock_step(tmp_path):
-    from betavae_tf.distribute import fit_distributed
-    from betavae_tf.saving import load_vae
-
-    (tmp_path / "checkpoints").mkdir()
-    save_path = str(tmp_path / "checkpoints" / "best.h5")
+def run_two_workers(tmp_path, name: str, *arguments: str) -> tuple[list, list]:
+    """Runs `name`'s script on a two-worker localhost cluster; returns both
+    workers' JSON results and their outputs."""
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     processes = [
-        run_script("worker", str(tmp_path / f"worker{index}.json"), save_path,
+        run_script(name, str(tmp_path / f"{name}{index}.json"), *arguments,
                    env={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})})
         for index in range(2)
     ]
@@ -312,10 +309,20 @@ def test_two_workers_train_in_lock_step(tmp_path):
             if process.poll() is None:
                 process.kill()
                 process.communicate()
-    workers = []
+    results = []
     for index in range(2):
-        with open(tmp_path / f"worker{index}.json") as handle:
-            workers.append(json.load(handle))
+        with open(tmp_path / f"{name}{index}.json") as handle:
+            results.append(json.load(handle))
+    return results, outputs
+
+
+def test_two_workers_train_in_lock_step(tmp_path):
+    from betavae_tf.distribute import fit_distributed
+    from betavae_tf.saving import load_vae
+
+    (tmp_path / "checkpoints").mkdir()
+    save_path = str(tmp_path / "checkpoints" / "best.h5")
+    workers, outputs = run_two_workers(tmp_path, "worker", save_path)
     assert [w["chief"] for w in workers] == [True, False]
     assert [w["replicas"] for w in workers] == [2, 2]
     assert workers[0]["history"] == workers[1]["history"]
@@ -376,39 +383,15 @@ def backup_worker_script(out: str, backup_dir: str, epochs: str, interrupt_at: s
         json.dump(result, handle)
 
 
-def run_two_workers(tmp_path, name: str, *arguments: str) -> list:
-    """Runs `name`'s script on a two-worker localhost cluster; returns both workers' JSON."""
-    ports = free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
-    processes = [
-        run_script(name, str(tmp_path / f"{name}{index}.json"), *arguments,
-                   env={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})})
-        for index in range(2)
-    ]
-    try:
-        for process in processes:
-            finish(process)
-    finally:  # a failed worker leaves the other waiting in a collective
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-    results = []
-    for index in range(2):
-        with open(tmp_path / f"{name}{index}.json") as handle:
-            results.append(json.load(handle))
-    return results
-
-
 def test_two_workers_resume_from_the_chiefs_backup(tmp_path):
     backup = str(tmp_path / "backup")
-    stopped = run_two_workers(tmp_path, "backup-worker", backup, "4", "2")
+    stopped, _ = run_two_workers(tmp_path, "backup-worker", backup, "4", "2")
     assert [w["history"] for w in stopped] == [None, None]  # both stopped when epoch 3 began
     state = json.loads((tmp_path / "backup" / "state.json").read_text())
     assert state["epoch"] == 2 and not state["finished"]
     assert sorted(os.listdir(backup)) == ["epoch-2.weights.h5", "state.json"]  # the chief's only
 
-    resumed = run_two_workers(tmp_path, "backup-worker", backup, "4", "0")
+    resumed, _ = run_two_workers(tmp_path, "backup-worker", backup, "4", "0")
     assert [w["chief"] for w in resumed] == [True, False]
     assert resumed[0]["history"] == resumed[1]["history"]
     assert max_difference(resumed[0]["weights"], resumed[1]["weights"]) == 0.0
@@ -417,7 +400,7 @@ def test_two_workers_resume_from_the_chiefs_backup(tmp_path):
     assert history["loss"][:2] == state["history"]["loss"]  # the first two epochs were restored
 
     # The same run, never interrupted: the same epochs and weights.
-    uninterrupted = run_two_workers(tmp_path, "backup-worker", str(tmp_path / "other"), "4", "0")
+    uninterrupted, _ = run_two_workers(tmp_path, "backup-worker", str(tmp_path / "other"), "4", "0")
     for key, values in uninterrupted[0]["history"].items():
         np.testing.assert_allclose(history[key], values, rtol=1e-5, err_msg=key)
     assert max_difference(resumed[0]["weights"], uninterrupted[0]["weights"]) < 1e-5

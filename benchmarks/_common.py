@@ -171,8 +171,8 @@ def function_executor(name: str):
     other with less bookkeeping per op (`tf.experimental.function_executor_type`).
     Measured and not adopted (README, lever table): faster for the dense net
     on one thread, slower for conv nets and two threads, its losses drifted
-    from the default executor's after an epoch, and `fit` with validation
-    data hung under it.
+    from the default executor's after an epoch, and Keras's own loop
+    (`--endless-loop off`, and every validation pass) hangs under it.
     """
     import contextlib
 

@@ -101,12 +101,12 @@ from _common import (  # noqa: E402
     configure_tensorflow_threads,
     current_rss_mb,
     emit,
+    function_executor,
     machine_info,
     peak_rss_mb,
     tf_matmul_flops,
     torch_matmul_flops,
     use_philox_rng,
-    function_executor,
 )
 
 MODELS = {"dense": None, "conv-mnist": "mnist", "conv-dsprites": "dsprites", "conv-faces": "faces"}
@@ -155,7 +155,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "dataset-autotune: the same with a parallel map and prefetch")
     parser.add_argument("--executor", choices=("default", "single-threaded"), default="default",
                         help="experiment: TensorFlow's executor for the compiled functions "
-                             "(see _common.function_executor); not the product path")
+                             "(see _common.function_executor; hangs with --endless-loop off); "
+                             "not the product path")
     parser.add_argument("--philox-rng", action="store_true",
                         help="experiment: Keras's TF backend draws noise with Philox "
                              "(see _common.use_philox_rng); not the product path")

@@ -360,7 +360,7 @@ def _train(args) -> int:
                 shutil.rmtree(backup_dir)
             except FileNotFoundError:
                 pass
-    elif args.resume and not os.path.isfile(os.path.join(backup_dir, "state.json")):
+    elif not os.path.isfile(os.path.join(backup_dir, "state.json")):
         print(f"No backup in {backup_dir}; starting a new run.")
 
     scheduler = _make_scheduler(args, args.beta)

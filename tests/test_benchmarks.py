@@ -49,10 +49,11 @@ def test_bench_train_dense_with_levers():
     result = run_script(
         "bench_train.py", "--model", "dense", "--epochs", "2", "--n-examples", "256",
         "--jit-compile", "on", "--steps-per-execution", "2", "--input", "dataset",
-        "--peak-size", "256",
+        "--peak-size", "256", "--endless-loop", "off",
     )
     assert_positive(result, TRAIN_KEYS)
     assert result["model"] == "dense" and result["batch_size"] == 64
+    assert result["endless_loop"] is False
     assert result["jit_compile"] is True and result["steps_per_execution"] == 2
     assert result["fused_adam"] is True  # train_vae's default
     assert len(result["tf_epoch_seconds"]) == 2
@@ -64,12 +65,13 @@ def test_bench_train_conv_mnist_without_torch():
     result = run_script(
         "bench_train.py", "--model", "conv-mnist", "--epochs", "2", "--n-examples", "256",
         "--batch-size", "128", "--jit-compile", "off", "--no-torch", "--peak-size", "256",
-        "--fused-adam", "off", "--endless-loop", "off",
+        "--fused-adam", "off", "--executor", "single-threaded",
     )
     assert_positive(result, TRAIN_KEYS)
     assert result["flops_per_example"] == 3 * result["forward_flops_per_example"]
     assert result["jit_compile"] is False
-    assert result["fused_adam"] is False and result["endless_loop"] is False
+    assert result["fused_adam"] is False and result["endless_loop"] is True
+    assert result["executor"] == "single-threaded"
     assert "torch_examples_per_second" not in result and result["peak_flops_torch"] is None
 
 

@@ -42,7 +42,6 @@ def array_dataset(
     n = len(x)
     starts = tf.data.Dataset.range(0, n, batch_size)  # first row of every batch
     array = tf.data.Dataset.from_tensors(tf.convert_to_tensor(x))
-    batches = batches_per_pass(n, batch_size)
     if shuffle:
         # One random seed per pass, new for every iterator (as a reshuffling
         # `Dataset.shuffle` would be), and one permutation tensor per pass
@@ -61,7 +60,7 @@ def array_dataset(
         # Keras reads the number of batches (or that there is no end) from the
         # cardinality, which flat_map cannot infer.
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(
-            tf.data.INFINITE_CARDINALITY if repeat else batches
+            tf.data.INFINITE_CARDINALITY if repeat else batches_per_pass(n, batch_size)
         ))
     else:
         dataset = tf.data.Dataset.zip((starts.repeat() if repeat else starts, array.repeat()))

@@ -15,7 +15,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import sys
 from typing import Sequence
 
@@ -327,19 +326,41 @@ def _report(files: dict) -> None:
 
 # -------------------------------------------------------------------- commands
 def _train(args) -> int:
+    from betavae_tf.run_lock import folder_lock
+
+    output_dir = os.path.abspath(args.output_dir)
+    checkpoint_dir = os.path.join(output_dir, "checkpoints")
+    backup_dir = os.path.abspath(args.backup_dir or os.path.join(checkpoint_dir, "backup"))
+    if backup_dir in (output_dir, checkpoint_dir):
+        raise ValueError(
+            f"--backup-dir {args.backup_dir!r} is the output folder itself; pass a folder of "
+            "its own for the backup (default OUTPUT_DIR/checkpoints/backup)."
+        )
+    _check_folder_flag(output_dir, "--output-dir")
+    _check_folder_flag(backup_dir, "--backup-dir")
+    # One run per output folder, for the whole run (the OS drops the lock if it dies).
+    with folder_lock(checkpoint_dir, "output folder"):
+        return _train_locked(args, output_dir, checkpoint_dir, backup_dir)
+
+
+def _check_folder_flag(folder: str, flag: str) -> None:
+    from betavae_tf.validation import ensure_writable_folder
+
+    ensure_writable_folder(folder, "folder", f"pass {flag} naming a writable folder")
+
+
+def _train_locked(args, output_dir: str, checkpoint_dir: str, backup_dir: str) -> int:
     import keras
     import numpy as np
 
     from betavae_tf import plot_vae_history, train_vae
+    from betavae_tf.callbacks import discard_backup, read_backup_state
+    from betavae_tf.interrupts import TrainingInterrupted
     from betavae_tf.training import TrainingDivergedError, best_epoch, warmup_epochs
-    from betavae_tf.validation import ensure_writable_folder
 
-    output_dir = os.path.abspath(args.output_dir)
-    checkpoint_dir = os.path.join(output_dir, "checkpoints")
     save_path = os.path.join(checkpoint_dir, f"best_vae.{args.model_format}")
     plot_path = os.path.join(output_dir, "vae_loss_plot.png")
     summary_path = os.path.join(checkpoint_dir, "train_summary.json")
-    backup_dir = os.path.abspath(args.backup_dir or os.path.join(checkpoint_dir, "backup"))
 
     speed = _speed_options(args)
     options = _data_options(args)
@@ -352,15 +373,11 @@ def _train(args) -> int:
             f"--batch-size {args.batch_size} is larger than the {len(data.train)} training "
             f"examples; pass --batch-size <= {len(data.train)}."
         )
-    ensure_writable_folder(checkpoint_dir, "output folder", "pass --output-dir naming a writable folder")
 
     if not args.resume:  # a fresh run; --resume keeps it
-        while os.path.isdir(backup_dir):  # other workers may be deleting it too (shared folder)
-            try:
-                shutil.rmtree(backup_dir)
-            except FileNotFoundError:
-                pass
-    elif not os.path.isfile(os.path.join(backup_dir, "state.json")):
+        if discard_backup(backup_dir):  # refuses a folder that is not a backup
+            print(f"Discarded the old backup in {backup_dir} (pass --resume to continue it).")
+    elif read_backup_state(backup_dir) is None:
         print(f"No backup in {backup_dir}; starting a new run.")
 
     scheduler = _make_scheduler(args, args.beta)
@@ -382,6 +399,13 @@ def _train(args) -> int:
         )
     except TrainingDivergedError as error:
         diverged, history = error, error.history
+    except TrainingInterrupted as error:
+        state = read_backup_state(backup_dir)
+        where = (f"the backup of epoch {state['epoch']} in {backup_dir} is intact: run the same "
+                 "command with --resume to continue") if state else (
+                 "no epoch had finished, so there is nothing to resume")
+        print(f"\nbetavae-tf: {error.signal_name} stopped training; {where}.", file=sys.stderr)
+        return error.exit_code
     plot_vae_history(history, plot_path)
 
     files = {"plot": plot_path, "summary": summary_path}
@@ -391,14 +415,17 @@ def _train(args) -> int:
         files["standardizer"] = os.path.join(checkpoint_dir, "standardizer.npz")
         np.savez(files["standardizer"], mean=data.standardizer.mean, std=data.standardizer.std)
     logs = history.history
-    best = best_epoch(history, "val_loss", warmup_epochs(scheduler, args.epochs))
-    best_logs = {key[4:]: logs[key][best] for key in logs if key.startswith("val_")}
+    try:
+        best = best_epoch(history, "val_loss", warmup_epochs(scheduler, args.epochs))
+        best_logs = {key[4:]: logs[key][best] for key in logs if key.startswith("val_")}
+    except ValueError:  # every watched epoch diverged
+        best, best_logs = None, {}
     config = {**vars(args), **options}
     summary = {
         "config": config,
         "image_shape": data.image_shape,
-        "epochs_run": len(logs["loss"]),
-        "best_epoch": best + 1,
+        "epochs_run": len(logs.get("loss", [])),
+        "best_epoch": None if best is None else best + 1,
         "best_validation": {k: float(v) for k, v in best_logs.items()},
         "files": files,
         "diverged": str(diverged) if diverged else None,
@@ -407,14 +434,15 @@ def _train(args) -> int:
         json.dump(summary, handle, indent=2)
 
     print(f"\nEpochs run: {summary['epochs_run']} of {args.epochs}")
-    print(
-        f"Best epoch {best + 1}, validation: total {{total_loss:.3f}}, reconstruction "
-        "{reconstruction_loss:.3f}, KL {kl_loss:.3f} (β {beta:.3g}, objective "
-        f"{model.objective.name})".format(**best_logs)
-    )
+    if best is not None:
+        print(
+            f"Best epoch {best + 1}, validation: total {{total_loss:.3f}}, reconstruction "
+            "{reconstruction_loss:.3f}, KL {kl_loss:.3f} (β {beta:.3g}, objective "
+            f"{model.objective.name})".format(**best_logs)
+        )
     _report(files)
     if diverged:
-        print(f"betavae-tf: error: {diverged}", file=sys.stderr)
+        print(f"betavae-tf: error: {' '.join(str(diverged).split())}", file=sys.stderr)
         return 1
     return 0
 
@@ -451,13 +479,47 @@ def _sweep(args) -> int:
     return 0
 
 
+# What `train` records of its data flags, and how each recorded value is checked.
+_RECORDED_DATA = {
+    "data": lambda v: isinstance(v, str) and _data_spec(v),
+    "val_fraction": lambda v: _bounded(float, 0.0, 0.9, True)(str(v)),
+    "standardize": lambda v: isinstance(v, bool) or None,
+    "n_samples": lambda v: not isinstance(v, bool) and _bounded(int, 4)(str(v)),
+    "image_size": lambda v: not isinstance(v, bool) and _bounded(int, 8)(str(v)),
+    "seed": lambda v: not isinstance(v, bool) and _bounded(int, 0)(str(v)),
+}
+
+
 def _recorded_config(model_path: str) -> dict:
-    """The configuration `train` wrote beside the model, or `{}`."""
-    summary_path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "train_summary.json")
-    if not os.path.exists(summary_path):
+    """The data configuration `train` wrote beside the model (checked), or `{}`."""
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "train_summary.json")
+    if not os.path.exists(path):
         return {}
-    with open(summary_path) as handle:
-        return json.load(handle).get("config", {})
+
+    def damaged(what: str) -> ValueError:
+        return ValueError(
+            f"The training summary {path!r} is damaged ({what}); delete it and pass the "
+            "data flags (--data ...) yourself."
+        )
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            summary = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise damaged(" ".join(str(error).split())[:120]) from None
+    config = summary.get("config") if isinstance(summary, dict) else None
+    if not isinstance(config, dict):
+        raise damaged("no 'config' object")
+    for key, check in _RECORDED_DATA.items():
+        if config.get(key) is None:
+            continue
+        try:
+            valid = check(config[key])
+        except (argparse.ArgumentTypeError, ValueError):
+            valid = False
+        if valid is False or valid is None:
+            raise damaged(f"{key} is {config[key]!r}")
+    return config
 
 
 def _load_model_and_data(args):
@@ -601,13 +663,19 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `betavae-tf` console script."""
+    from betavae_tf.interrupts import TrainingInterrupted, interruptible
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with interruptible():
+            return COMMANDS[args.command](args)
     except (ValueError, OSError) as error:
         message = " ".join(str(error).split())
         parser.exit(2, f"betavae-tf: error: {message}\n")
+    except KeyboardInterrupt as error:  # TrainingInterrupted, or Ctrl-C before the handler
+        code = error.exit_code if isinstance(error, TrainingInterrupted) else 130
+        parser.exit(code, f"\nbetavae-tf: {error or 'interrupted'}.\n")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import h5py
 import keras
 from absl import logging as absl_logging
 
+from betavae_tf.interrupts import deferred_interrupts
 from betavae_tf.layers import LearnedLogVariance, Sampling, SpatialBroadcast
 
 try:  # Keras's own scope; not public API, so optional.
@@ -64,6 +65,22 @@ def _quiet_h5_legacy_warnings():
         absl_logging.set_verbosity(verbosity)
 
 
+@contextlib.contextmanager
+def _compile_config_kept(model: keras.Model):
+    # Keras's .h5 writer pops "optimizer" out of the model's own compile
+    # config (keras/src/legacy/saving/saving_utils.py), so a .keras file saved
+    # after an .h5 one would reload with a default Adam instead of the model's
+    # optimizer. Put the config back after the save.
+    config = getattr(getattr(model, "_compile_config", None), "config", None)
+    kept = dict(config) if isinstance(config, dict) else None
+    try:
+        yield
+    finally:
+        if kept is not None:
+            config.clear()
+            config.update(kept)
+
+
 def save_vae(model: keras.Model, path: str | os.PathLike) -> str:
     """Saves `model` to `path` (`.h5` or `.keras`) atomically.
 
@@ -83,7 +100,7 @@ def save_vae(model: keras.Model, path: str | os.PathLike) -> str:
     check_room_for(path, checkpoint_size_estimate(model, path))
 
     def write(temporary):
-        with _quiet_h5_legacy_warnings():
+        with _quiet_h5_legacy_warnings(), _compile_config_kept(model):
             model.save(temporary, overwrite=True)
 
     write_atomically(path, write)
@@ -96,18 +113,20 @@ def write_atomically(path: str | os.PathLike, write: Callable[[str], object]) ->
     The temporary file lies beside `path` and keeps its extensions
     (`.NAME.partial-PID.EXT`, which Keras needs to pick a format); it is
     removed if `write` fails. `os.replace` is atomic on POSIX, so readers see
-    the old file or the new one, never a mix.
+    the old file or the new one, never a mix. A SIGINT/SIGTERM handled by
+    `betavae_tf.interrupts.interruptible` waits until the write is done.
     """
     path = os.fspath(path)
     folder, name = os.path.split(os.path.abspath(path))
     stem, dot, extension = name.partition(".")
     temporary = os.path.join(folder, f".{stem}.partial-{os.getpid()}{dot}{extension}")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    with deferred_interrupts():
+        try:
+            write(temporary)
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
 
 
 def checkpoint_size_estimate(model: keras.Model, path: str | None = None) -> int:

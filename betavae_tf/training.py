@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Callable, Sequence
 
@@ -18,6 +19,7 @@ from betavae_tf.callbacks import (
 from betavae_tf.datasets.pipeline import array_dataset, batches_per_pass
 from betavae_tf.distribute import (
     fit_distributed,
+    is_chief,
     needs_custom_loop,
     replicate_model,
     replicate_optimizer,
@@ -26,6 +28,7 @@ from betavae_tf.distribute import (
 )
 from betavae_tf.models import BetaVAE
 from betavae_tf.optimizers import FusedAdam
+from betavae_tf.run_lock import folder_lock, remove_stale_partials
 from betavae_tf.saving import check_model_path, check_room_for, checkpoint_size_estimate
 from betavae_tf.validation import (
     check_float,
@@ -123,17 +126,15 @@ def _prepare_data(data, name: str, model: BetaVAE, batch_size: int | None):
     return array
 
 
-def _check_writable(path: str, model: BetaVAE) -> None:
+def _check_writable(path: str, model: BetaVAE, what: str = "checkpoint folder",
+                    fix: str = "pass a save_path in a writable folder") -> None:
     """Refuses, before training, a checkpoint path that cannot be written."""
     if os.path.isdir(path):
         raise OSError(
             f"The checkpoint path {path!r} is a folder; pass a file path ending in "
             ".h5 or .keras."
         )
-    ensure_writable_folder(
-        os.path.dirname(os.path.abspath(path)), "checkpoint folder",
-        "pass a save_path in a writable folder",
-    )
+    ensure_writable_folder(os.path.dirname(os.path.abspath(path)), what, fix)
     try:
         check_room_for(path, checkpoint_size_estimate(model, path))
     except OSError as error:
@@ -340,7 +341,8 @@ def train_vae(
         _check_writable(save_path, model)
     if backup_dir is not None:
         backup_dir = os.fspath(backup_dir)
-        _check_writable(os.path.join(backup_dir, TrainingBackup.STATE_FILE), model)
+        _check_writable(os.path.join(backup_dir, TrainingBackup.STATE_FILE), model,
+                        "backup folder", "pass a backup_dir in a writable place")
     if kl_scheduler is not None and not isinstance(kl_scheduler, keras.callbacks.Callback):
         raise ValueError(
             "kl_scheduler must be a keras Callback such as KLAnnealing; got "
@@ -380,6 +382,9 @@ def train_vae(
     model.endless_loop = endless_loop
 
     history = keras.callbacks.History()
+    # The order of every pass over array data; its state is backed up with
+    # the model's own seed generators, so a resumed run shuffles on exactly.
+    shuffle_seeds = keras.random.SeedGenerator(seed)
     non_finite = StopOnNonFinite()
     wired = [kl_scheduler, non_finite]
     if patience is not None:
@@ -394,44 +399,20 @@ def train_vae(
     if save_path is not None:
         wired.append(BestModelCheckpoint(save_path, monitor=monitor, start_from_epoch=warmup))
     wired += [lr_callback, *callbacks, history]  # history sees the logs the others add
+    backup = None
     if backup_dir is not None:  # last, so it saves and restores the others' state
-        wired.append(TrainingBackup(backup_dir, history=history, callbacks=wired))
+        backup = TrainingBackup(backup_dir, history=history, callbacks=wired,
+                                seed_generators=[shuffle_seeds])
+        wired.append(backup)
 
-    array_input = isinstance(X_train, np.ndarray)
-    try:
-        if custom_loop:
-            fit_distributed(
-                model, X_train, X_val, strategy=strategy, batch_size=batch_size,
-                epochs=epochs, callbacks=[c for c in wired if c is not None],
-                shuffle=shuffle and array_input, verbose=verbose, seed=seed,
-            )
-        elif array_input:  # our synchronous pipeline: less fixed cost per epoch than Keras's
-            steps = batches_per_pass(len(X_train), batch_size)
-            # One endless iterator saves re-creating it each epoch, but Keras runs whole
-            # executions on endless data, so only when they tile the epoch exactly.
-            endless = steps % model.steps_per_execution == 0
-            model.fit(
-                array_dataset(X_train, batch_size, shuffle=shuffle, seed=seed, repeat=endless),
-                validation_data=None if X_val is None else array_dataset(X_val, batch_size),
-                steps_per_epoch=steps if endless else None,
-                epochs=epochs,
-                shuffle=False,  # array_dataset shuffles
-                callbacks=[c for c in wired if c is not None],
-                verbose=verbose,
-            )
-        else:
-            model.fit(
-                X_train,
-                validation_data=X_val,
-                epochs=epochs,
-                shuffle=False,  # a dataset is already shuffled as it should be
-                callbacks=[c for c in wired if c is not None],
-                verbose=verbose,
-            )
-    finally:
-        model._initial_epoch = None  # a resumed fit must not leak its start epoch
-        if model is not original:  # the caller's model gets the trained (best) weights
-            original.set_weights(model.get_weights())
+    if save_path is not None:  # what runs killed while saving left behind
+        remove_stale_partials(os.path.dirname(os.path.abspath(save_path)))
+    # One writer per backup: a second run on the same backup_dir is refused
+    # (multi-worker: only the chief writes; the others read its backup).
+    writes_backup = backup is not None and (not custom_loop or is_chief(strategy))
+    with folder_lock(backup_dir, "backup folder") if writes_backup else contextlib.nullcontext():
+        _fit(model, original, X_train, X_val, [c for c in wired if c is not None], strategy,
+             custom_loop, batch_size, epochs, shuffle, shuffle_seeds, verbose, seed)
     if non_finite.failure is not None:
         raise TrainingDivergedError(
             f"Training diverged in {non_finite.failure} became NaN/Inf. "
@@ -441,6 +422,47 @@ def train_vae(
             history,
         )
     return history, original
+
+
+def _fit(model, original, X_train, X_val, callbacks, strategy, custom_loop, batch_size, epochs,
+         shuffle, shuffle_seeds, verbose, seed) -> None:
+    """Runs the fit that suits the data and strategy; `original` gets the weights."""
+    array_input = isinstance(X_train, np.ndarray)
+    try:
+        if custom_loop:
+            fit_distributed(
+                model, X_train, X_val, strategy=strategy, batch_size=batch_size,
+                epochs=epochs, callbacks=callbacks, shuffle=shuffle and array_input,
+                verbose=verbose, seed=seed,
+            )
+        elif array_input:  # our synchronous pipeline: less fixed cost per epoch than Keras's
+            steps = batches_per_pass(len(X_train), batch_size)
+            # One endless iterator saves re-creating it each epoch, but Keras runs whole
+            # executions on endless data, so only when they tile the epoch exactly.
+            endless = steps % model.steps_per_execution == 0
+            model.fit(
+                array_dataset(X_train, batch_size, shuffle=shuffle, repeat=endless,
+                              shuffle_seeds=shuffle_seeds),
+                validation_data=None if X_val is None else array_dataset(X_val, batch_size),
+                steps_per_epoch=steps if endless else None,
+                epochs=epochs,
+                shuffle=False,  # array_dataset shuffles
+                callbacks=callbacks,
+                verbose=verbose,
+            )
+        else:
+            model.fit(
+                X_train,
+                validation_data=X_val,
+                epochs=epochs,
+                shuffle=False,  # a dataset is already shuffled as it should be
+                callbacks=callbacks,
+                verbose=verbose,
+            )
+    finally:
+        model._initial_epoch = None  # a resumed fit must not leak its start epoch
+        if model is not original:  # the caller's model gets the trained (best) weights
+            original.set_weights(model.get_weights())
 
 
 def _resolve_steps_per_execution(value, kl_scheduler, steps_per_epoch: int | None) -> int:

@@ -135,3 +135,15 @@ def test_ensure_writable_folder_creates_or_explains(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(OSError, match=r"Cannot create the output folder .*file/sub.*; pass --x\.$"):
         ensure_writable_folder(str(tmp_path / "file" / "sub"), "output folder", "pass --x")
+
+
+def test_a_keras_file_saved_after_an_h5_one_keeps_the_optimizer(tmp_path):
+    from betavae_tf import FusedAdam
+
+    model = BetaVAE(input_dim=6, encoding_dim=2)
+    model.compile(optimizer=FusedAdam(2e-3, beta_1=0.8))
+    model.fit(np.random.rand(8, 6).astype("float32"), verbose=0)
+    save_vae(model, tmp_path / "first.h5")  # Keras's .h5 writer dropped the optimizer config
+    reloaded = load_vae(save_vae(model, tmp_path / "then.keras"))
+    assert type(reloaded.optimizer) is FusedAdam
+    assert reloaded.optimizer.beta_1 == pytest.approx(0.8)

@@ -7,12 +7,17 @@ the dense seed network ran 1.5x faster through this pipeline). Here the
 shuffled indices are batched and the examples gathered synchronously in the
 training thread; the array is one dataset element (not a graph constant, so
 arrays over 2 GB work).
+
+The order of every pass comes from a `keras.random.SeedGenerator`, drawn once
+per pass: its state is a variable, so `TrainingBackup` saves and restores it
+and a resumed run shuffles exactly as the interrupted one would have.
 """
 
 from __future__ import annotations
 
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -23,6 +28,7 @@ def array_dataset(
     shuffle: bool = False,
     seed: int | None = None,
     repeat: bool = False,
+    shuffle_seeds: keras.random.SeedGenerator | None = None,
 ) -> tf.data.Dataset:
     """Batches of `x`, reshuffled every pass when `shuffle`.
 
@@ -31,10 +37,16 @@ def array_dataset(
         batch_size: examples per batch; the last batch of a pass may be
             smaller (`ceil(n / batch_size)` batches per pass).
         shuffle: draw a new permutation for every pass. Defaults to `False`.
-        seed: seed of the shuffling; `None` follows the global TF seed.
+        seed: seed of the shuffling when `shuffle_seeds` is not given;
+            `None` draws one from Keras's global seed
+            (`keras.utils.set_random_seed`).
         repeat: repeat forever (pass `steps_per_epoch=ceil(n / batch_size)`
             to `fit`, so Keras keeps one iterator for the whole run).
             Defaults to `False`.
+        shuffle_seeds: the generator that gives each pass its permutation
+            seed (one draw per pass, when the pass starts). Pass your own to
+            save and restore its `state` (as `train_vae` does for
+            `TrainingBackup`). Defaults to a new `SeedGenerator(seed)`.
 
     Returns:
         A `tf.data.Dataset` of float32 tensors `(batch, *feature_shape)`.
@@ -43,20 +55,20 @@ def array_dataset(
     starts = tf.data.Dataset.range(0, n, batch_size)  # first row of every batch
     array = tf.data.Dataset.from_tensors(tf.convert_to_tensor(x))
     if shuffle:
-        # One random seed per pass, new for every iterator (as a reshuffling
-        # `Dataset.shuffle` would be), and one permutation tensor per pass
-        # drawn from it: no per-example work, unlike a shuffle buffer.
-        pass_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        if not repeat:
-            pass_seeds = pass_seeds.take(1)
+        # One permutation tensor per pass (no per-example work, unlike a
+        # shuffle buffer), from a seed drawn when the pass starts: every new
+        # iterator and every repetition gets a new order, and the generator's
+        # state says how many passes have started.
+        generator = shuffle_seeds or keras.random.SeedGenerator(seed)
+        passes = array.repeat() if repeat else array
 
-        def one_pass(pass_seed, rows):
+        def one_pass(rows):
             order = tf.random.experimental.stateless_shuffle(
-                tf.range(n, dtype=tf.int64), seed=tf.stack([pass_seed, tf.constant(0, tf.int64)])
+                tf.range(n, dtype=tf.int64), seed=tf.cast(generator.next(), tf.int64)
             )
             return starts.map(lambda start: tf.gather(rows, order[start:start + batch_size]))
 
-        dataset = tf.data.Dataset.zip((pass_seeds, array.repeat())).flat_map(one_pass)
+        dataset = passes.flat_map(one_pass)
         # Keras reads the number of batches (or that there is no end) from the
         # cardinality, which flat_map cannot infer.
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(

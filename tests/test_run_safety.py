@@ -1,0 +1,300 @@
+"""A training run never loses a user's data: its folders, its lock, signals, leftovers.
+
+These reproduce what an outside attack on the command line found: a fresh run
+deleting a user's folder, two runs in one folder, signals ending in
+tracebacks, a divergence message lost, damaged state and summary files.
+The processes, signals and locks are real.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from betavae_tf import BetaVAE, train_vae
+from betavae_tf.callbacks import discard_backup, read_backup_state
+from betavae_tf.cli import main
+from betavae_tf.interrupts import TrainingInterrupted, interruptible
+from betavae_tf.run_lock import FolderInUseError, folder_lock, remove_stale_partials
+from betavae_tf.saving import write_atomically
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+TRAIN = [sys.executable, "-m", "betavae_tf", "train", "--verbose", "0"]
+
+
+def _cli_error(capsys, argv) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("betavae-tf: error: "), lines
+    return lines[0]
+
+
+def _user_folder(path):
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "thesis.tex").write_text("years of work")
+    (path / "data").mkdir(exist_ok=True)
+    (path / "data" / "x.csv").write_text("1,2\n")
+    return path
+
+
+# ------------------------------------------------------- never delete a user's folder
+def test_a_fresh_run_refuses_a_backup_dir_that_is_a_users_folder(tmp_path, capsys):
+    user = _user_folder(tmp_path / "user")
+    line = _cli_error(capsys, ["train", "--epochs", "1", "--output-dir", str(tmp_path / "out"),
+                               "--backup-dir", str(user)])
+    assert "not a betavae_tf training backup" in line and "nothing was deleted" in line
+    assert (user / "thesis.tex").read_text() == "years of work" and (user / "data" / "x.csv").exists()
+
+
+def test_a_fresh_run_refuses_the_current_folder_and_the_output_folder_as_backup(tmp_path, capsys,
+                                                                               monkeypatch):
+    user = _user_folder(tmp_path / "cwd")
+    monkeypatch.chdir(user)
+    _cli_error(capsys, ["train", "--epochs", "1", "--output-dir", "out", "--backup-dir", "."])
+    line = _cli_error(capsys, ["train", "--epochs", "1", "--output-dir", str(user),
+                               "--backup-dir", str(user)])
+    assert "is the output folder itself" in line
+    _cli_error(capsys, ["train", "--epochs", "1", "--output-dir", str(user),
+                        "--backup-dir", str(user / "checkpoints")])
+    assert sorted(os.listdir(user)) == ["data", "out", "thesis.tex"] or sorted(
+        os.listdir(user)) == ["checkpoints", "data", "out", "thesis.tex"]
+    assert (user / "thesis.tex").read_text() == "years of work"
+
+
+def test_discard_backup_removes_only_a_backups_own_files(digits, tmp_path):
+    x, x_val = digits
+    backup = tmp_path / "backup"
+    train_vae(BetaVAE(input_dim=64, encoding_dim=2, seed=0), x[:256], x_val, epochs=1,
+              save_path=None, backup_dir=backup, verbose=0, patience=None)
+    assert read_backup_state(backup)["format"].startswith("betavae_tf.TrainingBackup")
+    (backup / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"'notes.txt'\); nothing was deleted"):
+        discard_backup(backup)
+    assert len(os.listdir(backup)) == 3  # state, weights, notes
+    (backup / "notes.txt").unlink()
+    (backup / ".epoch-9.partial-123.weights.h5").write_bytes(b"half")  # a killed save
+    assert discard_backup(backup) and not backup.exists()
+    assert not discard_backup(backup)  # nothing there: nothing to do
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is not a folder"):
+        discard_backup(tmp_path / "file")
+
+
+def test_a_foreign_state_json_is_not_taken_for_a_backup(tmp_path):
+    (tmp_path / "state.json").write_text(json.dumps({"app": "something else"}))
+    with pytest.raises(ValueError, match="unreadable \\(no 'epoch'\\)"):
+        discard_backup(tmp_path)
+    assert (tmp_path / "state.json").exists()
+
+
+# --------------------------------------------------------------- damaged state files
+def _state(**changes):
+    state = {"epoch": 2, "finished": False, "weights": "epoch-2.weights.h5", "best_weights": None,
+             "history": {"loss": [2.0, 1.0]}, "callbacks": [{"wait": 0, "best": 1.0}],
+             "seed_states": [[1, 2]]}
+    state.update(changes)
+    return {k: v for k, v in state.items() if v != "DROP"}
+
+
+@pytest.mark.parametrize("state, reason", [
+    (_state(epoch="DROP"), "no 'epoch'"),
+    (_state(epoch="2"), "'epoch' is '2', not a int"),
+    (_state(finished=1), "'finished' is 1, not a bool"),
+    (_state(history={"loss": [2.0]}), "history 'loss' has 1 entries for 2 epochs"),
+    (_state(history={"loss": ["a", 1]}), "history 'loss' is not a list of numbers"),
+    (_state(callbacks=[{"wait": "x"}]), "'callbacks' is not a list"),
+    (_state(seed_states=[[1.5]]), "'seed_states' is not a list of lists of integers"),
+    (_state(epoch=-1, history={}), "'epoch' is -1"),
+    ([1, 2], "a JSON list"),
+])
+def test_a_damaged_backup_state_is_refused_in_one_line(tmp_path, state, reason):
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    with pytest.raises(ValueError) as error:
+        read_backup_state(tmp_path)
+    assert reason in str(error.value) and "\n" not in str(error.value)
+    assert "delete the backup folder" in str(error.value)
+
+
+def test_a_backup_with_more_epochs_than_asked_is_refused(digits, tmp_path):
+    x, x_val = digits
+    backup = tmp_path / "backup"
+    model = BetaVAE(input_dim=64, encoding_dim=2, seed=0)
+    train_vae(model, x[:256], x_val, epochs=3, save_path=None, backup_dir=backup, verbose=0,
+              patience=None)
+    with pytest.raises(ValueError, match="has 3 epochs done but this run asks for 2"):
+        train_vae(model, x[:256], x_val, epochs=2, save_path=None, backup_dir=backup, verbose=0)
+
+
+def test_a_run_killed_while_writing_its_final_backup_is_marked_finished_on_resume(digits, tmp_path):
+    x, x_val = digits
+    backup = tmp_path / "backup"
+
+    def run():
+        keras.utils.set_random_seed(0)
+        model = BetaVAE(input_dim=64, encoding_dim=2, seed=0)
+        return train_vae(model, x[:256], x_val, epochs=2, save_path=None, backup_dir=backup,
+                         verbose=0, patience=None, seed=0)
+
+    run()
+    state = read_backup_state(backup)
+    # What a kill during the final save leaves: the last epoch's state, not finished.
+    state.update(finished=False, weights="epoch-2.weights.h5")
+    os.replace(backup / "epoch-2-final.weights.h5", backup / "epoch-2.weights.h5")
+    (backup / "state.json").write_text(json.dumps(state))
+    history, _ = run()
+    assert len(history.history["loss"]) == 2
+    after = read_backup_state(backup)
+    assert after["finished"] and after["epoch"] == 2
+    assert sorted(os.listdir(backup)) == ["epoch-2-final.weights.h5", "state.json"]
+
+
+def test_a_damaged_training_summary_gives_one_line(tmp_path, capsys, digits):
+    x, _ = digits
+    model = BetaVAE(input_dim=64, encoding_dim=2, seed=0)
+    from betavae_tf import save_vae
+
+    path = save_vae(model, tmp_path / "best_vae.h5")
+    summary = tmp_path / "train_summary.json"
+    for content in ('{"config": {"data": "nowhere:/x"}}', '{"config": {"n_samples": "many"}}',
+                    '{"config": [1]}', "{not json", '{"config": {"standardize": "yes"}}'):
+        summary.write_text(content)
+        line = _cli_error(capsys, ["reconstruct", "--model-path", path, "--output-dir",
+                                   str(tmp_path / "pictures")])
+        assert "training summary" in line and "is damaged" in line
+
+
+# ---------------------------------------------------------------------- leftovers
+def test_temporary_files_of_dead_runs_are_removed_and_live_ones_kept(tmp_path):
+    dead = tmp_path / ".best_vae.partial-999999999.h5"
+    live = tmp_path / f".best_vae.partial-{os.getpid()}.h5"
+    mine = tmp_path / "best_vae.h5"
+    for path in (dead, live, mine):
+        path.write_bytes(b"x")
+    assert remove_stale_partials(tmp_path) == [dead.name]
+    assert live.exists() and mine.exists() and not dead.exists()
+
+
+def test_the_next_run_cleans_up_what_a_killed_run_left(digits, tmp_path):
+    x, x_val = digits
+    checkpoints, backup = tmp_path / "checkpoints", tmp_path / "backup"
+    checkpoints.mkdir()
+    backup.mkdir()
+    (checkpoints / ".best_vae.partial-999999999.h5").write_bytes(os.urandom(1000))
+    (backup / ".epoch-4.partial-999999999.weights.h5").write_bytes(os.urandom(1000))
+    (backup / "epoch-3.weights.h5").write_bytes(b"an orphan of an older backup")
+    train_vae(BetaVAE(input_dim=64, encoding_dim=2, seed=0), x[:256], x_val, epochs=1,
+              save_path=checkpoints / "best_vae.h5", backup_dir=backup, verbose=0, patience=None)
+    assert sorted(os.listdir(checkpoints)) == ["best_vae.h5"]
+    assert sorted(os.listdir(backup)) == ["epoch-1-final.weights.h5", "state.json"]
+
+
+# ----------------------------------------------------------------- one run per folder
+def test_a_second_run_in_a_locked_folder_is_refused_naming_the_holder(tmp_path, capsys):
+    with folder_lock(tmp_path / "out" / "checkpoints"):
+        line = _cli_error(capsys, ["train", "--epochs", "1", "--output-dir", str(tmp_path / "out")])
+    assert "is in use by another betavae-tf run (PID " in line and str(tmp_path / "out") in line
+    with folder_lock(tmp_path / "backup"):
+        with pytest.raises(FolderInUseError, match="backup folder"):
+            train_vae(BetaVAE(input_dim=4, encoding_dim=2), np.zeros((8, 4), "float32"),
+                      epochs=1, batch_size=4, save_path=None, backup_dir=tmp_path / "backup", verbose=0)
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
+    script = ("import sys, time; from betavae_tf.run_lock import folder_lock\n"
+              "with folder_lock(sys.argv[1]):\n    print('locked', flush=True); time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], env=ENV,
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(FolderInUseError, match=f"PID {holder.pid}"):
+        with folder_lock(tmp_path):
+            pass
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    with folder_lock(tmp_path):  # the OS released it with the process
+        pass
+
+
+def _start_and_wait_for_epoch(command, state_path, epoch=2):
+    process = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        try:
+            if json.loads(state_path.read_text())["epoch"] >= epoch:
+                return process
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(0.02)
+    process.kill()
+    raise AssertionError("the run ended before epoch %d: %s" % (epoch, process.stderr.read()[-2000:]))
+
+
+def test_two_cli_runs_in_one_folder_and_signals(tmp_path):
+    """A second `train` in a running run's folder is refused; SIGTERM and
+    SIGINT then stop the first with one line, exit 143 / 130, and `--resume`
+    finishes it."""
+    command = TRAIN + ["--epochs", "300", "--patience", "1000", "--output-dir", str(tmp_path)]
+    state_path = tmp_path / "checkpoints" / "backup" / "state.json"
+    done = 0
+    for signal_number, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
+        resume = ["--resume"] if signal_number == signal.SIGINT else []
+        first = _start_and_wait_for_epoch(command + resume, state_path, epoch=done + 2)
+        if signal_number == signal.SIGTERM:
+            second = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=120)
+            assert second.returncode == 2
+            assert f"in use by another betavae-tf run (PID {first.pid}" in second.stderr
+            assert "Traceback" not in second.stderr
+        first.send_signal(signal_number)
+        _, stderr = first.communicate(timeout=120)
+        assert first.returncode == code, stderr[-2000:]
+        assert "Traceback" not in stderr
+        ours = [line for line in stderr.splitlines() if line.startswith("betavae-tf:")]
+        state = read_backup_state(tmp_path / "checkpoints" / "backup")
+        assert state["epoch"] >= done + 2
+        done = state["epoch"]
+        assert ours == [
+            f"betavae-tf: {signal.Signals(signal_number).name} stopped training; the backup of "
+            f"epoch {state['epoch']} in {tmp_path / 'checkpoints' / 'backup'} is intact: run the "
+            "same command with --resume to continue."
+        ]
+        assert not [n for n in os.listdir(state_path.parent) if ".partial-" in n]
+    finished = subprocess.run(TRAIN + ["--epochs", str(state["epoch"] + 1), "--output-dir",
+                                       str(tmp_path), "--resume"],
+                              env=ENV, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert f"Epochs run: {state['epoch'] + 1} of" in finished.stdout
+
+
+def test_a_signal_during_a_save_waits_for_the_save(tmp_path):
+    path = tmp_path / "file.txt"
+
+    def write(temporary):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives mid-write
+        with open(temporary, "w") as handle:
+            handle.write("complete")
+
+    with pytest.raises(TrainingInterrupted) as error, interruptible():
+        write_atomically(path, write)
+    assert error.value.exit_code == 143 and path.read_text() == "complete"
+    assert os.listdir(tmp_path) == ["file.txt"]
+
+
+# ------------------------------------------------------------------- divergence
+def test_the_cli_reports_a_divergence_with_its_own_message(tmp_path, capsys):
+    code = main(["train", "--learning-rate", "10", "--epochs", "5", "--verbose", "0",
+                 "--output-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1
+    lines = [line for line in err.splitlines() if line.startswith("betavae-tf:")]
+    assert len(lines) == 1 and lines[0].startswith("betavae-tf: error: Training diverged in epoch ")
+    assert "No finite" not in err
+    summary = json.loads((tmp_path / "checkpoints" / "train_summary.json").read_text())
+    assert summary["diverged"].startswith("Training diverged")

@@ -1,20 +1,40 @@
-"""Colour and noisy dSprites over both sprite sources (rendered and the official file)."""
+"""Colour/noisy dSprites and Shapes3D on fixture files in the official layouts.
+
+No test uses the network: `urlretrieve` (what `keras.utils.get_file`
+downloads with) fails unless a test replaces it with a fake server.
+"""
 
 import doctest
+import hashlib
+import os
+import pickle
 
+import h5py
 import numpy as np
 import pytest
+from keras.src.utils import file_utils
 
 from betavae_tf.datasets import (
     ColorDSprites,
     DSprites,
     GroundTruthData,
     NoisyDSprites,
+    Shapes3D,
     load_dsprites,
+    load_shapes3d,
 )
-from betavae_tf.datasets import dsprites_variants
+from betavae_tf.datasets import dsprites_variants, grid, shapes3d
 
 DSPRITES_NAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    def refuse(url, *args, **kwargs):
+        raise AssertionError(f"a test tried to download {url}")
+
+    monkeypatch.setattr(file_utils, "urlretrieve", refuse)
+    monkeypatch.delenv("BETAVAE_DATA_DIR", raising=False)
 
 
 def encoded_images(indices, shape=(64, 64, 3)):
@@ -130,3 +150,212 @@ def test_dsprites_variants_refuse_bad_arguments():
 def test_dsprites_variants_docstring_examples_run():
     result = doctest.testmod(dsprites_variants, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ------------------------------------------------------------------------- Shapes3D
+
+SMALL_SHAPES3D = (2, 3, 2, 2, 2, 3)
+
+
+def shapes3d_label_grids(sizes):
+    return (
+        np.linspace(0, 1, sizes[0], endpoint=False),
+        np.linspace(0, 1, sizes[1], endpoint=False),
+        np.linspace(0, 1, sizes[2], endpoint=False),
+        np.linspace(0.75, 1.25, sizes[3]),
+        np.arange(sizes[4], dtype=np.float64),
+        np.linspace(-30, 30, sizes[5]),
+    )
+
+
+def write_shapes3d(path, sizes=SMALL_SHAPES3D, written=None, labels_order=None):
+    """An HDF5 file in the official layout (gzip-compressed chunks, like 3dshapes.h5).
+
+    Images at `written` indices (all when None) spell their index; the rest
+    are never written (HDF5 stores no chunk for them, so a file of the full
+    480,000 images stays small).
+    """
+    classes = grid_classes(sizes)
+    grids = shapes3d_label_grids(sizes)
+    labels = np.stack([g[classes[:, i]] for i, g in enumerate(grids)], axis=1)
+    if labels_order is not None:
+        labels = labels[labels_order]  # also a subset of the rows
+    n = len(labels)
+    with h5py.File(path, "w") as handle:
+        images = handle.create_dataset(
+            "images", shape=(n, 64, 64, 3), dtype=np.uint8, chunks=(10, 64, 64, 3),
+            compression="gzip",
+        )
+        written = np.arange(n) if written is None else np.sort(written)
+        images[written] = encoded_images(written)
+        handle.create_dataset("labels", data=labels, dtype=np.float64, compression="gzip")
+    return labels
+
+
+@pytest.fixture
+def small_shapes3d(tmp_path):
+    path = tmp_path / "3dshapes.h5"
+    labels = write_shapes3d(path)
+    return path, labels
+
+
+@pytest.fixture(scope="module")
+def full_shapes3d(tmp_path_factory):
+    """480,000 images (10, 10, 10, 8, 4, 15) with only 200 of them written."""
+    path = tmp_path_factory.mktemp("full") / "3dshapes.h5"
+    written = np.random.default_rng(0).choice(480_000, 200, replace=False)
+    write_shapes3d(path, shapes3d.FACTOR_SIZES, written=written)
+    assert os.path.getsize(path) < 20e6
+    return path, np.sort(written)
+
+
+def test_shapes3d_reads_the_official_layout(small_shapes3d):
+    path, labels = small_shapes3d
+    data = load_shapes3d(path)
+    assert isinstance(data, Shapes3D) and isinstance(data, GroundTruthData)
+    assert data.factor_sizes == SMALL_SHAPES3D and data.num_factors == 6 and len(data) == 144
+    assert data.observation_shape == (64, 64, 3)
+    assert data.factor_names == ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation")
+    np.testing.assert_array_equal(data.index_to_factors(np.arange(144)), grid_classes(SMALL_SHAPES3D))
+    factors = data.sample_factors(50, np.random.default_rng(0))
+    indices = data.factors_to_index(factors)
+    np.testing.assert_array_equal(data.index_to_factors(indices), factors)
+    np.testing.assert_array_equal(data.factor_values(factors), labels[indices])
+    images = data.sample_observations_from_factors(factors, np.random.default_rng(1))
+    assert images.shape == (50, 64, 64, 3) and images.dtype == np.float32
+    assert images.min() >= 0 and images.max() <= 1
+    np.testing.assert_array_equal(decoded_indices(images), indices)
+    np.testing.assert_array_equal(images, encoded_images(indices) / np.float32(255))
+    data.close()
+
+
+def test_shapes3d_full_grid_takes_the_official_sizes_and_reads_lazily(full_shapes3d, monkeypatch):
+    path, written = full_shapes3d
+    reads = []
+    original = h5py.Dataset.__getitem__
+
+    def counting(self, key):
+        result = original(self, key)
+        if self.name == "/images":
+            reads.append(np.arange(len(self))[key] if not isinstance(key, np.ndarray) else key)
+        return result
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", counting)
+    monkeypatch.setattr(grid, "READ_CHUNK", 16)
+    data = load_shapes3d(path)
+    assert reads == []  # opening reads the labels only
+    assert data.factor_sizes == (10, 10, 10, 8, 4, 15) and len(data) == 480_000
+    np.testing.assert_array_equal(data.factor_bases, [48000, 4800, 480, 60, 15, 1])
+    np.testing.assert_allclose(data.factor_grids[5], np.linspace(-30, 30, 15))
+    factors = data.index_to_factors(written)
+    wanted = np.concatenate([factors, factors[:5]])[::-1]  # unsorted, with repeats
+    images = data.sample_observations_from_factors(wanted, np.random.default_rng(0))
+    np.testing.assert_array_equal(decoded_indices(images), data.factors_to_index(wanted))
+    read = np.concatenate(reads)
+    assert max(len(r) for r in reads) <= 16 and len(reads) == 13  # 200 distinct, 16 a time
+    np.testing.assert_array_equal(read, written)  # each once, in increasing order
+    unwritten = data.images([int(np.setdiff1d(np.arange(300), written)[0])])
+    assert unwritten.shape == (1, 64, 64, 3) and unwritten.max() == 0
+
+
+def test_shapes3d_pickles_by_path_and_reopens_after_close(small_shapes3d):
+    path, _ = small_shapes3d
+    with load_shapes3d(path) as data:
+        first = data.images([3, 1])
+        copy = pickle.loads(pickle.dumps(data))
+    assert data._file is None
+    np.testing.assert_array_equal(data.images([3, 1]), first)  # reopened
+    np.testing.assert_array_equal(copy.images([3, 1]), first)
+    data.close()
+    copy.close()
+
+
+def test_shapes3d_finds_files_like_dsprites(tmp_path, monkeypatch):
+    (tmp_path / "3dshapes").mkdir()
+    write_shapes3d(tmp_path / "3dshapes" / "3dshapes.h5")
+    assert len(load_shapes3d(tmp_path)) == 144
+    monkeypatch.setenv("BETAVAE_DATA_DIR", str(tmp_path))
+    assert len(load_shapes3d()) == 144
+    monkeypatch.setenv("BETAVAE_DATA_DIR", str(tmp_path / "3dshapes" / "3dshapes.h5"))
+    assert len(load_shapes3d()) == 144
+
+
+def test_missing_shapes3d_files_say_how_to_get_them(tmp_path):
+    with pytest.raises(FileNotFoundError, match="BETAVAE_DATA_DIR is unset.*download=True.*3dshapes.h5"):
+        load_shapes3d()
+    with pytest.raises(FileNotFoundError, match=r"No 3dshapes.h5 in .* or its 3dshapes/ folder"):
+        load_shapes3d(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"No Shapes3D file at .*nothing\.h5"):
+        load_shapes3d(tmp_path / "nothing.h5")
+
+
+def test_shapes3d_checks_a_given_sha256(small_shapes3d):
+    path, _ = small_shapes3d
+    right = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert len(load_shapes3d(path, sha256=right)) == 144
+    with pytest.raises(ValueError, match=f"has SHA-256 {right} but {shapes3d.SHAPES3D_SHA256} was"):
+        load_shapes3d(path, sha256=shapes3d.SHAPES3D_SHA256)
+    assert path.exists()  # a user's copy is never deleted
+
+
+def test_shapes3d_refuses_wrong_layouts(tmp_path):
+    (tmp_path / "text.h5").write_text("not hdf5")
+    with pytest.raises(ValueError, match=r"text\.h5' is not an HDF5 file"):
+        load_shapes3d(tmp_path / "text.h5")
+    with h5py.File(tmp_path / "no_labels.h5", "w") as handle:
+        handle["images"] = np.zeros((2, 64, 64, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"lacks the datasets \['labels'\] \(it has \['images'\]\)"):
+        load_shapes3d(tmp_path / "no_labels.h5")
+    with h5py.File(tmp_path / "float.h5", "w") as handle:
+        handle["images"] = np.zeros((2, 64, 64, 3), np.float32)
+        handle["labels"] = np.zeros((2, 6))
+    with pytest.raises(ValueError, match=r"images \(2, 64, 64, 3\) of float32; expected uint8"):
+        load_shapes3d(tmp_path / "float.h5")
+    with h5py.File(tmp_path / "labels.h5", "w") as handle:
+        handle["images"] = np.zeros((2, 64, 64, 3), np.uint8)
+        handle["labels"] = np.zeros((2, 5))
+    with pytest.raises(ValueError, match=r"labels \(2, 5\) of float64 for 2 images"):
+        load_shapes3d(tmp_path / "labels.h5")
+    order = np.arange(144)
+    order[[0, 1]] = order[[1, 0]]
+    write_shapes3d(tmp_path / "shuffled.h5", labels_order=order)
+    with pytest.raises(ValueError, match=r"column 5 \(orientation\) is out of order"):
+        load_shapes3d(tmp_path / "shuffled.h5")
+    write_shapes3d(tmp_path / "partial.h5", labels_order=np.arange(100))
+    with pytest.raises(ValueError, match="not the full factor grid.*100 rows but"):
+        load_shapes3d(tmp_path / "partial.h5")
+
+
+def fake_server(files, calls):
+    """`urlretrieve` that serves `files[url]` (bytes) and records the URLs."""
+
+    def urlretrieve(url, target, *args):
+        calls.append(url)
+        with open(target, "wb") as handle:
+            handle.write(files[url])
+
+    return urlretrieve
+
+
+def test_shapes3d_downloads_only_when_asked_and_checks_the_published_hash(
+    tmp_path, small_shapes3d, monkeypatch
+):
+    fixture, _ = small_shapes3d
+    calls = []
+    monkeypatch.setattr(
+        file_utils, "urlretrieve", fake_server({shapes3d.SHAPES3D_URL: fixture.read_bytes()}, calls)
+    )
+    folder = tmp_path / "data"
+    with pytest.raises(FileNotFoundError, match="download=True"):
+        load_shapes3d(folder)
+    assert calls == []
+    # The fixture is not DeepMind's file: the published SHA-256 refuses it and it is deleted.
+    with pytest.raises(ValueError, match=f"but {shapes3d.SHAPES3D_SHA256} was expected.*deleted"):
+        load_shapes3d(folder, download=True)
+    assert calls == [shapes3d.SHAPES3D_URL]
+    assert not (folder / "3dshapes" / "3dshapes.h5").exists()
+    right = hashlib.sha256(fixture.read_bytes()).hexdigest()
+    assert len(load_shapes3d(folder, sha256=right, download=True)) == 144
+    assert (folder / "3dshapes" / "3dshapes.h5").is_file() and len(calls) == 2
+    assert len(load_shapes3d(folder, download=True)) == 144  # found: no second download
+    assert len(load_shapes3d(folder)) == 144 and len(calls) == 2

@@ -1,4 +1,4 @@
-"""Data loaders: in-memory arrays, MNIST, dSprites and folders of images.
+"""Data loaders: in-memory arrays, MNIST, dSprites, Shapes3D and image folders.
 
 * `arrays`: the embedded 8×8 digits, users' `.csv`/`.npy`/`.npz` files,
   `Standardizer` and `train_val_split`.
@@ -7,6 +7,8 @@
   renders the same 737,280 images on demand.
 * `dsprites_variants`: `ColorDSprites` and `NoisyDSprites`, disentanglement_lib's
   RGB dSprites (random sprite colour / noise background), over either source.
+* `shapes3d`: `load_shapes3d` -> `Shapes3D`, DeepMind's `3dshapes.h5` read
+  lazily through h5py (downloaded only with `download=True`).
 * `ground_truth`: `GroundTruthData`, the interface of datasets with known
   factors of variation (used by disentanglement metrics).
 * `image_folder`: `image_folder_dataset`, a streaming `tf.data` pipeline over
@@ -25,6 +27,7 @@ from betavae_tf.datasets.dsprites_variants import ColorDSprites, NoisyDSprites
 from betavae_tf.datasets.ground_truth import GroundTruthData
 from betavae_tf.datasets.image_folder import image_folder_dataset
 from betavae_tf.datasets.mnist import load_mnist
+from betavae_tf.datasets.shapes3d import Shapes3D, load_shapes3d
 from betavae_tf.datasets.synthetic import SyntheticFactors
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
     "DSpritesArrays",
     "GroundTruthData",
     "NoisyDSprites",
+    "Shapes3D",
     "Standardizer",
     "SyntheticFactors",
     "image_folder_dataset",
@@ -40,6 +44,7 @@ __all__ = [
     "load_digits",
     "load_dsprites",
     "load_mnist",
+    "load_shapes3d",
     "load_vectors",
     "train_val_split",
 ]

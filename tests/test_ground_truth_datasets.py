@@ -1,4 +1,4 @@
-"""Colour/noisy dSprites and Shapes3D on fixture files in the official layouts.
+"""Colour/noisy dSprites, Shapes3D and MPI3D on fixture files in the official layouts.
 
 No test uses the network: `urlretrieve` (what `keras.utils.get_file`
 downloads with) fails unless a test replaces it with a fake server.
@@ -15,15 +15,17 @@ import pytest
 from keras.src.utils import file_utils
 
 from betavae_tf.datasets import (
+    MPI3D,
     ColorDSprites,
     DSprites,
     GroundTruthData,
     NoisyDSprites,
     Shapes3D,
     load_dsprites,
+    load_mpi3d,
     load_shapes3d,
 )
-from betavae_tf.datasets import dsprites_variants, grid, shapes3d
+from betavae_tf.datasets import dsprites_variants, grid, mpi3d, shapes3d
 
 DSPRITES_NAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 
@@ -359,3 +361,147 @@ def test_shapes3d_downloads_only_when_asked_and_checks_the_published_hash(
     assert (folder / "3dshapes" / "3dshapes.h5").is_file() and len(calls) == 2
     assert len(load_shapes3d(folder, download=True)) == 144  # found: no second download
     assert len(load_shapes3d(folder)) == 144 and len(calls) == 2
+
+
+# ---------------------------------------------------------------------------- MPI3D
+
+SMALL_MPI3D = (2, 3, 1, 2, 1, 3, 2)
+
+
+def write_mpi3d(path, sizes=SMALL_MPI3D, compressed=False):
+    n = int(np.prod(sizes))
+    (np.savez_compressed if compressed else np.savez)(path, images=encoded_images(np.arange(n)))
+    return n
+
+
+class FakeImages:
+    """A uint8 `(n, 64, 64, 3)` array-like that makes the images it is asked for."""
+
+    dtype = np.dtype(np.uint8)
+
+    def __init__(self, n):
+        self.shape = (n, 64, 64, 3)
+        self.requests = []
+
+    def __getitem__(self, key):
+        indices = np.arange(self.shape[0])[key]
+        self.requests.append(indices)
+        return encoded_images(indices)
+
+
+def test_mpi3d_memory_maps_the_official_layout(tmp_path):
+    path = tmp_path / "mpi3d_toy.npz"
+    n = write_mpi3d(path)
+    data = load_mpi3d(path=path, factor_sizes=SMALL_MPI3D)
+    assert isinstance(data, MPI3D) and isinstance(data, GroundTruthData)
+    assert isinstance(data.raw_images, np.memmap) and data.raw_images.filename == str(path)
+    assert data.variant == "toy" and data.factor_sizes == SMALL_MPI3D and len(data) == n
+    assert data.observation_shape == (64, 64, 3) and data.factor_names == mpi3d.FACTOR_NAMES
+    np.testing.assert_array_equal(data.index_to_factors(np.arange(n)), grid_classes(SMALL_MPI3D))
+    factors = data.sample_factors(40, np.random.default_rng(0))
+    np.testing.assert_array_equal(data.index_to_factors(data.factors_to_index(factors)), factors)
+    images = data.sample_observations_from_factors(factors, np.random.default_rng(0))
+    assert images.shape == (40, 64, 64, 3) and images.dtype == np.float32
+    np.testing.assert_array_equal(decoded_indices(images), data.factors_to_index(factors))
+    copy = pickle.loads(pickle.dumps(data))  # re-maps the file instead of copying the images
+    assert isinstance(copy.raw_images, np.memmap)
+    assert len(pickle.dumps(data)) < 10_000
+    np.testing.assert_array_equal(copy.sample_observations_from_factors(factors), images)
+
+
+@pytest.mark.parametrize("n, sizes", [(1_036_800, (6, 6, 2, 3, 3, 40, 40)), (460_800, (4, 4, 2, 3, 3, 40, 40))])
+def test_mpi3d_full_grids_read_only_the_requested_images(n, sizes, monkeypatch):
+    monkeypatch.setattr(grid, "READ_CHUNK", 8)
+    raw = FakeImages(n)
+    data = MPI3D(raw, variant="real")
+    assert data.factor_sizes == sizes and len(data) == n
+    if n == 460_800:  # the README's formula for the 2019 release
+        np.testing.assert_array_equal(data.factor_bases, [115200, 28800, 14400, 4800, 1600, 40, 1])
+    else:
+        np.testing.assert_array_equal(data.factor_bases, [172800, 28800, 14400, 4800, 1600, 40, 1])
+    factors = data.sample_factors(20, np.random.default_rng(0))
+    factors[0] = np.asarray(sizes) - 1
+    factors = np.concatenate([factors, factors[:3]])
+    images = data.sample_observations_from_factors(factors)
+    indices = data.factors_to_index(factors)
+    assert indices[0] == n - 1
+    np.testing.assert_array_equal(decoded_indices(images), indices)
+    assert all(len(r) <= 8 for r in raw.requests)
+    np.testing.assert_array_equal(np.concatenate(raw.requests), np.unique(indices))
+
+
+def test_mpi3d_file_lengths_and_factor_sizes_must_agree(tmp_path):
+    path = tmp_path / "mpi3d_toy.npz"
+    write_mpi3d(path)
+    with pytest.raises(ValueError, match="holds 72 images, not the 1036800.*pass factor_sizes"):
+        load_mpi3d(path=path)
+    with pytest.raises(ValueError, match=r"factor_sizes must be 7 integers >= 1 whose product"):
+        load_mpi3d(path=path, factor_sizes=(2, 3, 1, 2, 1, 3, 3))
+    with pytest.raises(ValueError, match="variant must be one of"):
+        load_mpi3d("complex", path=path)
+
+
+def test_mpi3d_compressed_files_need_in_memory(tmp_path):
+    path = tmp_path / "mpi3d_real.npz"
+    write_mpi3d(path, compressed=True)
+    with pytest.raises(ValueError, match=r"stores 'images' compressed.*in_memory=True to load all 72"):
+        load_mpi3d("real", path=tmp_path, factor_sizes=SMALL_MPI3D)
+    data = load_mpi3d("real", path=tmp_path, factor_sizes=SMALL_MPI3D, in_memory=True)
+    assert not isinstance(data.raw_images, np.memmap) and data.variant == "real"
+    np.testing.assert_array_equal(decoded_indices(data.images(np.arange(72))), np.arange(72))
+
+
+def test_mpi3d_finds_files_and_checks_hashes(tmp_path, monkeypatch):
+    (tmp_path / "mpi3d_realistic").mkdir()
+    path = tmp_path / "mpi3d_realistic" / "mpi3d_realistic.npz"
+    write_mpi3d(path)
+    monkeypatch.setenv("BETAVAE_DATA_DIR", str(tmp_path))
+    assert len(load_mpi3d("realistic", factor_sizes=SMALL_MPI3D)) == 72
+    with pytest.raises(FileNotFoundError, match=r"No mpi3d_toy.npz in .* or its mpi3d_toy/ folder"):
+        load_mpi3d("toy", factor_sizes=SMALL_MPI3D)
+    right = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert len(load_mpi3d("realistic", sha256=right, factor_sizes=SMALL_MPI3D)) == 72
+    with pytest.raises(ValueError, match=f"has SHA-256 {right} but {'0' * 64} was expected"):
+        load_mpi3d("realistic", sha256="0" * 64, factor_sizes=SMALL_MPI3D)
+    assert path.exists()
+    monkeypatch.delenv("BETAVAE_DATA_DIR")
+    with pytest.raises(FileNotFoundError, match=r"BETAVAE_DATA_DIR is unset.*huggingface.co.*mpi3d_toy\.npz"):
+        load_mpi3d()
+
+
+def test_mpi3d_refuses_wrong_layouts(tmp_path):
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ValueError, match=r"broken\.npz.*not an .npz file"):
+        load_mpi3d(path=tmp_path / "broken.npz")
+    np.savez(tmp_path / "other.npz", imgs=np.zeros((2, 64, 64, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"has no 'images' array \(it has \['imgs'\]\)"):
+        load_mpi3d(path=tmp_path / "other.npz")
+    np.savez(tmp_path / "gray.npz", images=np.zeros((2, 64, 64), np.uint8))
+    with pytest.raises(ValueError, match=r"images \(2, 64, 64\) of uint8; expected uint8 \(n, 64, 64, 3\)"):
+        load_mpi3d(path=tmp_path / "gray.npz")
+    np.savez(tmp_path / "objects.npz", images=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="of object; expected uint8"):
+        load_mpi3d(path=tmp_path / "objects.npz")
+    write_mpi3d(tmp_path / "cut.npz")
+    data = (tmp_path / "cut.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"cut\.npz"):
+        load_mpi3d(path=tmp_path / "cut.npz", factor_sizes=SMALL_MPI3D)
+
+
+def test_mpi3d_downloads_only_when_asked(tmp_path, monkeypatch):
+    fixture = tmp_path / "fixture.npz"
+    write_mpi3d(fixture)
+    calls = []
+    url = mpi3d.MPI3D_URLS["toy"]
+    assert url == "https://huggingface.co/datasets/waleedgondal/mpi3d/resolve/main/mpi3d_toy.npz"
+    monkeypatch.setattr(file_utils, "urlretrieve", fake_server({url: fixture.read_bytes()}, calls))
+    with pytest.raises(ValueError, match="was expected.*deleted"):
+        load_mpi3d(path=tmp_path / "data", sha256="0" * 64, download=True, factor_sizes=SMALL_MPI3D)
+    assert not (tmp_path / "data" / "mpi3d_toy" / "mpi3d_toy.npz").exists()
+    data = load_mpi3d(path=tmp_path / "data", download=True, factor_sizes=SMALL_MPI3D)
+    assert calls == [url, url] and len(data) == 72
+    assert data.raw_images.filename == str(tmp_path / "data" / "mpi3d_toy" / "mpi3d_toy.npz")
+    target = tmp_path / "elsewhere" / "mpi3d_toy.npz"  # a file path that does not exist yet
+    assert len(load_mpi3d(path=target, download=True, factor_sizes=SMALL_MPI3D)) == 72
+    assert target.is_file() and len(calls) == 3

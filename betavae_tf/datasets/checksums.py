@@ -1,11 +1,15 @@
 """SHA-256 verification of data files (downloads and users' own copies).
 
-betavae_tf downloads one file itself: MNIST, through
+betavae_tf downloads MNIST by default, through
 `keras.datasets.mnist.load_data()`, which passes the SHA-256 of `mnist.npz`
 to `keras.utils.get_file` and raises when a download does not match (a
-cached copy that does not match is downloaded again). Every other data set
-is read from a path the user gives; pass the hash you trust (e.g. from the
-data set's publisher) to check such a file before it is used.
+cached copy that does not match is downloaded again). Shapes3D and MPI3D are
+downloaded only when asked (`download=True`); a Shapes3D download is checked
+against the SHA-256 TensorFlow Datasets publishes (or the `sha256` you
+pass), an MPI3D one against the `sha256` you pass (none is published), and
+a mismatching download is deleted. Every other data set is read from a path
+the user gives; pass the hash you trust (e.g. from the data set's
+publisher) to check such a file before it is used.
 """
 
 from __future__ import annotations

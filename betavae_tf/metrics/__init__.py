@@ -24,6 +24,12 @@ The diagnostics `kl_per_dimension`, `active_units` and
 `posterior_collapse_warning` take a model and data instead, because they need
 the posterior variances.
 
+UDR (Duan et al., 2020) needs no ground-truth factors but several models: it
+ranks K trained models by how well their latents match those of the others
+(`udr(models, x, random_state)`, or `compute_udr(representations,
+kl_divergences)` on arrays), returning a `UDRResult` (`model_scores` `(K,)`,
+`pairwise` `(K, K)`; `.to_dict()` for JSON).
+
 Example:
     >>> from betavae_tf.datasets import SyntheticFactors
     >>> data = SyntheticFactors(observation_dim=None)  # observations = factors
@@ -42,12 +48,15 @@ from betavae_tf.metrics.diagnostics import (
 from betavae_tf.metrics.factor_vae_score import factor_vae_score
 from betavae_tf.metrics.mig import mig
 from betavae_tf.metrics.sap import sap
+from betavae_tf.metrics.udr import UDRResult, compute_udr, udr, udr_pair_score
 from betavae_tf.metrics.utils import generate_batch_factor_code, mean_representation
 
 __all__ = [
     "PosteriorCollapseWarning",
+    "UDRResult",
     "active_units",
     "beta_vae_score",
+    "compute_udr",
     "dci",
     "factor_vae_score",
     "generate_batch_factor_code",
@@ -56,4 +65,6 @@ __all__ = [
     "mig",
     "posterior_collapse_warning",
     "sap",
+    "udr",
+    "udr_pair_score",
 ]

@@ -17,7 +17,9 @@ class Standardizer(NamedTuple):
     """Per-feature `(x − mean) / std`, fitted on training data only.
 
     Features that are constant in the training data get `std = 1`, so they
-    map to 0 instead of dividing by zero.
+    map to 0 instead of dividing by zero. The statistics are computed in
+    float64 (in float32, squares overflow for values above about 1e19 and
+    vanish below about 1e-22), so any float32 data is scaled correctly.
     """
 
     mean: np.ndarray
@@ -25,11 +27,30 @@ class Standardizer(NamedTuple):
 
     @classmethod
     def fit(cls, x: np.ndarray) -> "Standardizer":
-        std = x.std(axis=0)
-        return cls(x.mean(axis=0), np.where(std > 0, std, 1.0).astype(np.float32))
+        """Fits `x`; raises if a feature's mean or std does not fit float32."""
+        x = np.asarray(x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = x.mean(axis=0, dtype=np.float64).astype(np.float32)
+            std = x.std(axis=0, dtype=np.float64).astype(np.float32)
+        bad = ~(np.isfinite(mean) & np.isfinite(std))
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            values = x[(slice(None), *index)]
+            where = f"column {index[0] + 1}" if len(index) == 1 else f"feature {index}"
+            if not np.isfinite(values).all():
+                raise ValueError(f"x {where} holds NaN or Inf; drop or impute them first.")
+            raise ValueError(
+                f"x {where} has values in [{values.min():.3g}, {values.max():.3g}], which "
+                "overflow float32 (about ±3.4e38); rescale the data."
+            )
+        return cls(mean, np.where(std > 0, std, 1.0).astype(np.float32))
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.mean) / self.std).astype(np.float32)
+        with np.errstate(over="ignore"):
+            z = (x - self.mean) / self.std
+        if not np.isfinite(z).all():  # x − mean overflowed float32: redo in float64
+            z = (np.asarray(x, np.float64) - self.mean) / self.std
+        return z.astype(np.float32)
 
     def inverse_transform(self, x: np.ndarray) -> np.ndarray:
         return (np.asarray(x) * self.std + self.mean).astype(np.float32)

@@ -18,8 +18,10 @@ RELIABILITY.md counts both.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import pathlib
+import pickle
 import warnings
 from typing import Callable, NamedTuple
 
@@ -120,6 +122,13 @@ def zip_with(tmp, name, members: dict) -> pathlib.Path:
 
 def renamed(path: pathlib.Path, name: str) -> pathlib.Path:
     return path.rename(path.with_name(name))
+
+
+def npy_claiming(shape, descr="<f8", data=bytes(64)) -> bytes:
+    """A .npy header claiming `shape`, followed by only `data`."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False, "shape": shape})
+    return header.getvalue() + data
 
 
 def folder(tmp, name) -> pathlib.Path:
@@ -347,6 +356,25 @@ CASES = [
     case("load_array_file: .npy cut short",
          lambda t: load_array_file(truncated_copy(t, saved_npy(t, X8), "cut.npy", 0.6)), ValueError,
          r"Could not read .*cut.npy'"),
+    case("load_array_file: .npy whose header claims 8 TB",
+         lambda t: load_array_file(write(t, "huge.npy", npy_claiming((10**7, 10**5)))), ValueError,
+         r"Could not read .*huge.npy': its header claims shape \(10000000, 100000\) of float64, 8 TB, but "
+         r"the file holds only 192 bytes; it is corrupt or truncated, save or download it again"),
+    case("load_array_file: .npz member whose header claims 8 TB",
+         lambda t: load_array_file(zip_with(t, "huge.npz", {"x.npy": npy_claiming((10**7, 10**5))})), ValueError,
+         r"Could not read .*huge.npz': the header of its array 'x' claims shape \(10000000, 100000\) of "
+         r"float64, 8 TB, but the archive holds only 192 bytes for it; it is corrupt or truncated"),
+    case("load_array_file: random bytes named .npy",
+         lambda t: load_array_file(write(t, "random.npy", bytes(range(1, 256)) * 4)), ValueError,
+         r"random.npy' is not a valid .npy file \(it starts with neither NumPy's nor zip's signature\); it is "
+         r"corrupt or not a NumPy file, save it with np.save"),
+    case("load_array_file: random bytes named .npz",
+         lambda t: load_array_file(write(t, "random.npz", b"\x01garbage" * 50)), ValueError,
+         r"random.npz' is not a valid .npz file \(it starts with neither NumPy's nor zip's signature\); "
+         r"it is corrupt or not a NumPy file, save it with np.savez"),
+    case("load_array_file: a real pickle named .npy",
+         lambda t: load_array_file(write(t, "list.npy", pickle.dumps([[1.0, 2.0]]))), ValueError,
+         r"list.npy' holds pickled Python objects, which are never loaded \(they can run code\)"),
     case("load_array_file: .npz without the named key",
          lambda t: load_array_file(saved_npz(t, x=X8), key="y"), ValueError,
          r"has no array 'y'; it has \['x'\]"),
@@ -412,6 +440,11 @@ CASES = [
          lambda t: load_dsprites(saved_npz(t, imgs=np.zeros((2, 64)), latents_values=np.zeros((2, 6)),
                                            latents_classes=np.zeros((2, 6)))), ValueError,
          r"has imgs \(2, 64\), latents_values \(2, 6\) and latents_classes \(2, 6\); expected \(n, H, W\)"),
+    case("load_dsprites: imgs whose header claims 8 TB",
+         lambda t: load_dsprites(zip_with(t, "dsprites.npz", {
+             "imgs.npy": npy_claiming((10**7, 10**5)), "latents_values.npy": npy_claiming((2, 6), data=bytes(96)),
+             "latents_classes.npy": npy_claiming((2, 6), data=bytes(96))})), ValueError,
+         r"Could not read .*dsprites.npz': the header of its array 'imgs' claims shape \(10000000, 100000\)"),
     case("dsprites: latents of 5 columns",
          lambda t: DSprites().render(np.zeros((2, 5))), ValueError,
          r"latents_values must have shape \(n, 6\)"),
@@ -520,6 +553,13 @@ CLI_CASES = [
      lambda t: ["train", "--data", f"csv:{write(t, 'd.csv', 'a,b' + chr(10) + '1,2' + chr(10) + 'x,3')}",
                 "--output-dir", str(t)],
      "line 3, column 1: 'x' is not a number"),
+    ("train --data npy whose header claims 8 TB",
+     lambda t: ["train", "--data", f"npy:{write(t, 'huge.npy', npy_claiming((10**7, 10**5)))}",
+                "--output-dir", str(t)],
+     "its header claims shape (10000000, 100000) of float64, 8 TB, but the file holds only 192 bytes"),
+    ("train --data npy of random bytes",
+     lambda t: ["train", "--data", f"npy:{write(t, 'r.npy', bytes(range(1, 256)))}", "--output-dir", str(t)],
+     "is not a valid .npy file"),
     ("train --data images: of unreadable files",
      lambda t: ["train", "--data", f"images:{image_folder(t, bad=UNREADABLE)}", "--output-dir", str(t)],
      "image files in"),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import math
 import os
 import zipfile
+import zlib
 from typing import NamedTuple
 
 import numpy as np
@@ -196,16 +198,100 @@ def _numpy_read_errors(path: str):
         ) from None
 
 
+_NPY_SIGNATURE = b"\x93NUMPY"
+_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # an archive, an empty archive
+
+
+def _size_text(size: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if size < 1000:
+            return f"{size:,} {unit}" if unit == "bytes" else f"{size:.3g} {unit}"
+        size /= 1000
+    return f"{size:.3g} TB"
+
+
+def _claimed_array(handle) -> tuple[tuple, np.dtype, int] | None:
+    """`(shape, dtype, bytes up to the data's end)` from a .npy header at the
+    start of `handle`, or `None` if there is none to check (a broken header is
+    left to `np.load` to report; object arrays, to be refused as pickles)."""
+    try:
+        version = np.lib.format.read_magic(handle)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(handle)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error):
+        return None
+    if dtype.hasobject:
+        return None
+    return shape, dtype, handle.tell() + math.prod(shape) * dtype.itemsize
+
+
+def _refuse_oversized(path: str, claimed, available: int, array: str | None = None) -> None:
+    """Raises if the header `claimed` needs more than `available` bytes.
+
+    Checked before reading: NumPy allocates the claimed size first, so a
+    header claiming terabytes ends in a `MemoryError`.
+    """
+    if claimed is None or claimed[2] <= available:
+        return
+    shape, dtype, _ = claimed
+    size = _size_text(math.prod(shape) * dtype.itemsize)
+    if array is None:
+        header, holds = "its header", f"the file holds only {available:,} bytes"
+    else:
+        header = f"the header of its array {array!r}"
+        holds = f"the archive holds only {available:,} bytes for it"
+    raise ValueError(
+        f"Could not read {path!r}: {header} claims shape {shape} of {dtype}, {size}, but "
+        f"{holds}; it is corrupt or truncated, save or download it again."
+    )
+
+
+def _check_numpy_file(path: str) -> None:
+    """Refuses, before `np.load` reads them, files that are neither .npy, .npz
+    nor pickles (which `np.load` would call pickles) and .npy files whose
+    header claims more data than the file holds."""
+    with open(path, "rb") as handle:
+        head = handle.read(len(_NPY_SIGNATURE))
+        if head == _NPY_SIGNATURE:
+            handle.seek(0)
+            _refuse_oversized(path, _claimed_array(handle), os.fstat(handle.fileno()).st_size)
+            return
+    # np.load reads anything else as a pickle; only a real one (protocol 2+
+    # starts with 0x80 and the protocol) should be called one.
+    is_pickle = len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+    if head and not head.startswith(_ZIP_SIGNATURES) and not is_pickle:
+        extension = os.path.splitext(path)[1].lower()
+        saver = "np.savez" if extension == ".npz" else "np.save"
+        raise ValueError(
+            f"{path!r} is not a valid {extension or '.npy'} file (it starts with neither NumPy's nor "
+            f"zip's signature); it is corrupt or not a NumPy file, save it with {saver}."
+        )
+
+
+def _npz_array(path: str, loaded: np.lib.npyio.NpzFile, name: str) -> np.ndarray:
+    """`loaded[name]`, after checking its header against the archive member's size."""
+    member = name if name in loaded.zip.namelist() else name + ".npy"
+    info = loaded.zip.getinfo(member)
+    available = info.file_size
+    if info.compress_type == zipfile.ZIP_STORED:
+        available = min(available, info.compress_size, os.path.getsize(path))
+    with _numpy_read_errors(path):
+        with loaded.zip.open(member) as handle:
+            claimed = _claimed_array(handle)
+    _refuse_oversized(path, claimed, available, array=name)
+    with _numpy_read_errors(path):
+        return loaded[name]
+
+
 def _read_numpy(path: str, key: str | None) -> np.ndarray:
     """`np.load` with `allow_pickle=False`; for `.npz`, one chosen array."""
+    _check_numpy_file(path)
     with _numpy_read_errors(path):
         loaded = np.load(path, allow_pickle=False)
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         return loaded
     with loaded:
-        name = _npz_key(path, list(loaded.keys()), key)
-        with _numpy_read_errors(path):
-            return loaded[name]
+        return _npz_array(path, loaded, _npz_key(path, list(loaded.keys()), key))
 
 
 def _npz_key(path: str, keys: list[str], key: str | None) -> str:

@@ -131,6 +131,21 @@ def npy_claiming(shape, descr="<f8", data=bytes(64)) -> bytes:
     return header.getvalue() + data
 
 
+def npy_with_header(text: bytes) -> bytes:
+    """A version 1.0 .npy file whose header is `text`."""
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + bytes(48)
+
+
+def npz_with_broken_deflate(tmp) -> pathlib.Path:
+    import zipfile
+
+    with zipfile.ZipFile(tmp / "deflate.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("x.npy", npy_claiming((4, 2)))
+    data = bytearray((tmp / "deflate.npz").read_bytes())
+    data[30 + len("x.npy")] = 0xFF  # the stream's first byte: an invalid block type
+    return write(tmp, "deflate.npz", bytes(data))
+
+
 def folder(tmp, name) -> pathlib.Path:
     (tmp / name).mkdir()
     return tmp / name
@@ -364,6 +379,17 @@ CASES = [
          lambda t: load_array_file(zip_with(t, "huge.npz", {"x.npy": npy_claiming((10**7, 10**5))})), ValueError,
          r"Could not read .*huge.npz': the header of its array 'x' claims shape \(10000000, 100000\) of "
          r"float64, 8 TB, but the archive holds only 192 bytes for it; it is corrupt or truncated"),
+    case("load_array_file: .npy with an unclosed header",
+         lambda t: load_array_file(write(t, "open.npy", npy_with_header(b"{'descr': '<f8', 'shape': (2, 3\n"))),
+         ValueError, r"Could not read .*open.npy' \(.*EOF in multi-line statement.*\); the file is corrupt"),
+    case("load_array_file: .npy header of 9,000 characters",
+         lambda t: load_array_file(write(t, "long.npy", npy_with_header(
+             b"{'descr': '" + b"y" * 9000 + b"', 'fortran_order': False, 'shape': (2,)}\n"))),
+         ValueError, r"Could not read .*long.npy' \(.*\.\.\.\); the file is corrupt or truncated"),
+    case("load_array_file: .npz with a broken deflate stream",
+         lambda t: load_array_file(npz_with_broken_deflate(t)), ValueError,
+         r"Could not read .*deflate.npz' \(Error -3 while decompressing data: invalid block type\); the file is "
+         r"corrupt or truncated"),
     case("load_array_file: random bytes named .npy",
          lambda t: load_array_file(write(t, "random.npy", bytes(range(1, 256)) * 4)), ValueError,
          r"random.npy' is not a valid .npy file \(it starts with neither NumPy's nor zip's signature\); it is "

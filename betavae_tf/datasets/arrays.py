@@ -6,6 +6,7 @@ import contextlib
 import csv
 import math
 import os
+import tokenize
 import zipfile
 import zlib
 from typing import NamedTuple
@@ -172,8 +173,10 @@ def load_array_file(path: str | os.PathLike, key: str | None = None) -> np.ndarr
     return validate_features(array, name=os.path.basename(path), min_examples=1)
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())
+def _one_line(error: BaseException, limit: int = 150) -> str:
+    """`error`'s text on one line, cut to `limit` characters (NumPy quotes whole headers)."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @contextlib.contextmanager
@@ -191,7 +194,7 @@ def _numpy_read_errors(path: str):
             f"Could not read {path!r} ({_one_line(error)}); the file is corrupt or "
             "truncated, save or download it again."
         ) from None
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, tokenize.TokenError) as error:
         raise ValueError(
             f"Could not read {path!r} ({_one_line(error)}); the file is corrupt or "
             "truncated, save or download it again."
@@ -218,7 +221,7 @@ def _claimed_array(handle) -> tuple[tuple, np.dtype, int] | None:
         version = np.lib.format.read_magic(handle)
         read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, _, dtype = read(handle)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error):
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, tokenize.TokenError):
         return None
     if dtype.hasobject:
         return None

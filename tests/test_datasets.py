@@ -132,3 +132,18 @@ def test_values_spanning_all_of_float32_are_standardised():
     np.testing.assert_allclose(scaler.transform(x)[:, 0], [2**-0.5, -(2**0.5), 2**-0.5], rtol=1e-6)
 
 
+def test_latin1_csv_is_read_and_a_utf8_bom_does_not_hide_the_first_row(tmp_path):
+    (tmp_path / "latin1.csv").write_bytes("température,durée\n1,2\n3,4\n".encode("latin-1"))
+    np.testing.assert_array_equal(load_array_file(tmp_path / "latin1.csv"), [[1, 2], [3, 4]])
+    (tmp_path / "bom.csv").write_bytes("1,2\n3,4\n".encode("utf-8-sig"))
+    np.testing.assert_array_equal(load_array_file(tmp_path / "bom.csv"), [[1, 2], [3, 4]])
+    (tmp_path / "utf8.csv").write_text("größe,µm\n1,2\n", encoding="utf-8")
+    np.testing.assert_array_equal(load_array_file(tmp_path / "utf8.csv"), [[1, 2]])
+
+
+def test_a_header_is_a_row_with_a_name_that_is_not_a_missing_value_marker(tmp_path):
+    (tmp_path / "d.csv").write_text("x,NA,\n1,2,3\n")  # 'x' is a name: a header with odd names
+    np.testing.assert_array_equal(load_array_file(tmp_path / "d.csv"), [[1, 2, 3]])
+    (tmp_path / "e.csv").write_text("NA,null,None\n1,2,3\n")  # only markers: data
+    with pytest.raises(ValueError, match=r"line 1, column 1: 'NA' is a missing value"):
+        load_array_file(tmp_path / "e.csv")

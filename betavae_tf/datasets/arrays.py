@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import math
 import os
+import re
 import tokenize
 import zipfile
 import zlib
@@ -110,10 +112,65 @@ def _split_and_scale(x, val_fraction, seed, standardize):
     return scaler.transform(x_train), scaler.transform(x_val), scaler
 
 
+# Cells that mark a missing value (pandas' defaults that float() does not
+# already read as NaN).
+_MISSING_VALUES = frozenset(
+    {"", "NA", "N/A", "n/a", "NULL", "null", "None", "<NA>", "#N/A", "#N/A N/A", "#NA",
+     "-1.#IND", "-1.#QNAN", "1.#IND", "1.#QNAN"}
+)
+
+
+def _read_text(path: str) -> str:
+    """The text of a CSV file: UTF-8 (with or without a BOM), else Latin-1.
+
+    Numbers are ASCII in both, so the encoding only matters for header names
+    and text cells (refused anyway): files saved as Latin-1 or Windows-1252
+    by Excel or older tools load as they are instead of being refused.
+    Control characters other than whitespace mean binary data or UTF-16
+    text, which are refused.
+    """
+    with open(path, "rb") as handle:
+        data = handle.read()
+    control = re.search(rb"[\x00-\x08\x0e-\x19\x1b-\x1f]", data)  # 0x1a: old DOS end of file
+    if control:
+        raise ValueError(
+            f"{path!r} is not a text file (byte 0x{data[control.start()]:02X} at offset "
+            f"{control.start()}); save it as a UTF-8 CSV of numbers."
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _quoted(cell: str) -> str:
+    """`repr(cell)`, shortened for an error message if it is long."""
+    if len(cell) <= 40:
+        return repr(cell)
+    return f"{cell[:30] + '...'!r} ({len(cell):,} characters)"
+
+
 def _read_csv(path: str) -> np.ndarray:
-    """Reads a numeric CSV; a first row with any non-number is a header."""
-    with open(path, newline="") as handle:
-        rows = [row for row in csv.reader(handle) if row and any(cell.strip() for cell in row)]
+    """Reads a numeric CSV file (`_read_text` says which encodings).
+
+    The first row is a header if it has a cell that is neither a number nor
+    a missing-value marker (`NA`, `N/A`, `null`, an empty cell, ...); a first
+    row of numbers with gaps is data, refused like any other row with gaps.
+    """
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
+    rows, line = [], 1  # (line where the row starts, cells), blank rows left out
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                rows.append((line, row))
+            line = reader.line_num + 1
+    except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            raise ValueError(
+                f"{path!r} line {line} has a field longer than {csv.field_size_limit():,} "
+                "characters; it is not a CSV of numbers (is a quote left open?)."
+            ) from None
+        raise ValueError(f"{path!r} line {line} is not valid CSV ({error}).") from None
     if not rows:
         raise ValueError(f"{path!r} holds no rows; pass a CSV with one example per row.")
 
@@ -123,13 +180,16 @@ def _read_csv(path: str) -> np.ndarray:
         except ValueError:
             return None
 
-    if any(as_number(cell) is None for cell in rows[0]):
-        header, rows = rows[0], rows[1:]
+    def is_missing(cell: str) -> bool:
+        return cell.strip() in _MISSING_VALUES
+
+    if any(as_number(cell) is None and not is_missing(cell) for cell in rows[0][1]):
+        header, rows = rows[0][1], rows[1:]
     else:
         header = None
-    width = len(header) if header else len(rows[0]) if rows else 0
+    width = len(header) if header else len(rows[0][1]) if rows else 0
     values = []
-    for number, row in enumerate(rows, start=2 if header else 1):
+    for number, row in rows:
         if len(row) != width:
             raise ValueError(
                 f"{path!r} line {number} has {len(row)} columns but the file has "
@@ -137,15 +197,21 @@ def _read_csv(path: str) -> np.ndarray:
             )
         parsed = [as_number(cell) for cell in row]
         for column, value in enumerate(parsed, start=1):
+            cell = row[column - 1]
+            if value is None and is_missing(cell):
+                raise ValueError(
+                    f"{path!r} line {number}, column {column}: {cell!r} is a missing value; "
+                    "drop or impute the examples with missing values."
+                )
             if value is None:
                 raise ValueError(
-                    f"{path!r} line {number}, column {column}: {row[column - 1]!r} is "
+                    f"{path!r} line {number}, column {column}: {_quoted(cell)} is "
                     "not a number; drop or encode text columns."
                 )
         values.append(parsed)
     if not values:
         raise ValueError(f"{path!r} has a header but no data rows.")
-    return np.asarray(values, dtype=np.float32)
+    return np.asarray(values)  # float64: validate_features refuses what overflows float32
 
 
 def load_array_file(path: str | os.PathLike, key: str | None = None) -> np.ndarray:

@@ -146,6 +146,12 @@ def npz_with_broken_deflate(tmp) -> pathlib.Path:
     return write(tmp, "deflate.npz", bytes(data))
 
 
+def fifo(tmp, name) -> pathlib.Path:
+    """A named pipe: opening it for reading would block the test forever."""
+    os.mkfifo(tmp / name)
+    return tmp / name
+
+
 def folder(tmp, name) -> pathlib.Path:
     (tmp / name).mkdir()
     return tmp / name
@@ -361,6 +367,9 @@ CASES = [
     case("load_vae: an .npz renamed .keras",
          lambda t: load_vae(renamed(saved_npz(t, x=X8), "data.keras")),
          ValueError, r"Could not load a model from .*data.keras"),
+    case("load_vae: a FIFO named .h5",
+         lambda t: load_vae(fifo(t, "pipe.h5")), ValueError,
+         r"pipe.h5' is not a regular file \(it is a FIFO\); pass a model file"),
     # --- corrupt / truncated data files
     case("load_array_file: .npz cut in half",
          lambda t: load_array_file(truncated_copy(t, saved_npz(t, x=X8), "cut.npz", 0.5)), ValueError,
@@ -401,6 +410,11 @@ CASES = [
     case("load_array_file: a real pickle named .npy",
          lambda t: load_array_file(write(t, "list.npy", pickle.dumps([[1.0, 2.0]]))), ValueError,
          r"list.npy' holds pickled Python objects, which are never loaded \(they can run code\)"),
+    case("load_array_file: a folder named .npy",
+         lambda t: load_array_file(folder(t, "data.npy")), ValueError, r"data.npy' is a folder, not a data file"),
+    case("load_array_file: a FIFO named .csv",
+         lambda t: load_array_file(fifo(t, "pipe.csv")), ValueError,
+         r"pipe.csv' is not a regular file \(it is a FIFO\); pass a data file"),
     case("load_array_file: .npz without the named key",
          lambda t: load_array_file(saved_npz(t, x=X8), key="y"), ValueError,
          r"has no array 'y'; it has \['x'\]"),
@@ -638,6 +652,9 @@ CLI_CASES = [
     ("generate --model-path corrupt",
      lambda t: ["generate", "--model-path", cli_model(t, corrupt=True), "--output-dir", str(t)],
      "is not a valid HDF5 file (corrupt or truncated?)"),
+    ("generate --model-path FIFO",
+     lambda t: ["generate", "--model-path", str(fifo(t, "pipe.h5")), "--output-dir", str(t)],
+     "pipe.h5' is not a regular file (it is a FIFO)"),
     ("generate with data of another shape",
      lambda t: ["generate", "--model-path", cli_model(t), "--data", f"npy:{saved_npy(t, np.ones((40, 3)))}",
                 "--output-dir", str(t)],

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from betavae_tf.validation import check_float, validate_features
+from betavae_tf.validation import check_float, check_regular_file, validate_features
 
 
 class Standardizer(NamedTuple):
@@ -227,8 +227,9 @@ def load_array_file(path: str | os.PathLike, key: str | None = None) -> np.ndarr
         A validated float32 array of shape `(n, ...)`.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise FileNotFoundError(f"No data file at {path!r}; check the path.")
+    check_regular_file(path, "data file")
     extension = os.path.splitext(path)[1].lower()
     if extension == ".csv":
         array = _read_csv(path)

@@ -218,8 +218,12 @@ def load_array_file(path: str | os.PathLike, key: str | None = None) -> np.ndarr
     """Reads examples from a `.csv`, `.npy` or `.npz` file, one example per row.
 
     Args:
-        path: the file. CSV files may have a header row; `.npy`/`.npz` files
-            are read with `allow_pickle=False` (they can never run code).
+        path: the file. CSV files may have a header row and are read as
+            UTF-8, or as Latin-1 if they are not UTF-8 (numbers read the same
+            in both); empty cells and markers such as `NA` are refused as
+            missing values. `.npy`/`.npz` files are read with
+            `allow_pickle=False` (they can never run code), after their
+            headers are checked against the file's size.
         key: for `.npz`, the array to use. Defaults to the only array, or the
             first of `x`, `X`, `data`, `arr_0` present.
 
@@ -275,9 +279,9 @@ _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # an archive, an empty archive
 def _size_text(size: int) -> str:
     for unit in ("bytes", "kB", "MB", "GB"):
         if size < 1000:
-            return f"{size:,} {unit}" if unit == "bytes" else f"{size:.3g} {unit}"
+            return f"{size:,} {unit}" if unit == "bytes" else f"{size:.4g} {unit}"
         size /= 1000
-    return f"{size:.3g} TB"
+    return f"{size:.4g} TB"
 
 
 def _claimed_array(handle) -> tuple[tuple, np.dtype, int] | None:

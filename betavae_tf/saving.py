@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - other Keras versions
     _SafeModeScope = None
 from betavae_tf.models import BetaVAE
 from betavae_tf.optimizers import FusedAdam
+from betavae_tf.validation import check_regular_file
 
 MODEL_EXTENSIONS = (".h5", ".keras")
 
@@ -169,8 +170,7 @@ def check_room_for(path: str, size: int) -> None:
 def _check_readable_model_file(path: str) -> None:
     if not os.path.exists(path):
         raise FileNotFoundError(f"No model file at {path!r}; check the path.")
-    if not os.path.isfile(path):
-        raise ValueError(f"{path!r} is a folder, not a model file.")
+    check_regular_file(path, "model file")
     check_model_path(path, name="path")
     if path.endswith(".h5") and not h5py.is_hdf5(path):
         raise ValueError(

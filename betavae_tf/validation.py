@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import stat
 from typing import Sequence
 
 import numpy as np
@@ -223,6 +224,33 @@ def check_inside(root, name, what: str = "name") -> str:
             "pass a name inside it (relative, without '..')."
         )
     return joined
+
+
+def check_regular_file(path: str, what: str) -> None:
+    """Raises `ValueError` if the existing `path` is not a regular file.
+
+    A folder is named as such; a FIFO, socket or device is "not a regular
+    file". Only `os.stat` looks at `path`: opening a FIFO to check it would
+    block until something writes to it.
+
+    Example:
+        `check_regular_file("pipe.h5", "model file")` raises
+        `'pipe.h5' is not a regular file (it is a FIFO); pass a model file.`
+    """
+    mode = os.stat(path).st_mode
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise ValueError(f"{path!r} is a folder, not a {what}.")
+    if stat.S_ISFIFO(mode):
+        kind = "a FIFO"
+    elif stat.S_ISSOCK(mode):
+        kind = "a socket"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        kind = "a device"
+    else:
+        kind = "a special file"
+    raise ValueError(f"{path!r} is not a regular file (it is {kind}); pass a {what}.")
 
 
 def ensure_writable_folder(folder: str, what: str, fix: str) -> str:

@@ -18,8 +18,10 @@ RELIABILITY.md counts both.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import pathlib
+import pickle
 import warnings
 from typing import Callable, NamedTuple
 
@@ -120,6 +122,34 @@ def zip_with(tmp, name, members: dict) -> pathlib.Path:
 
 def renamed(path: pathlib.Path, name: str) -> pathlib.Path:
     return path.rename(path.with_name(name))
+
+
+def npy_claiming(shape, descr="<f8", data=bytes(64)) -> bytes:
+    """A .npy header claiming `shape`, followed by only `data`."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False, "shape": shape})
+    return header.getvalue() + data
+
+
+def npy_with_header(text: bytes) -> bytes:
+    """A version 1.0 .npy file whose header is `text`."""
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + bytes(48)
+
+
+def npz_with_broken_deflate(tmp) -> pathlib.Path:
+    import zipfile
+
+    with zipfile.ZipFile(tmp / "deflate.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("x.npy", npy_claiming((4, 2)))
+    data = bytearray((tmp / "deflate.npz").read_bytes())
+    data[30 + len("x.npy")] = 0xFF  # the stream's first byte: an invalid block type
+    return write(tmp, "deflate.npz", bytes(data))
+
+
+def fifo(tmp, name) -> pathlib.Path:
+    """A named pipe: opening it for reading would block the test forever."""
+    os.mkfifo(tmp / name)
+    return tmp / name
 
 
 def folder(tmp, name) -> pathlib.Path:
@@ -337,6 +367,9 @@ CASES = [
     case("load_vae: an .npz renamed .keras",
          lambda t: load_vae(renamed(saved_npz(t, x=X8), "data.keras")),
          ValueError, r"Could not load a model from .*data.keras"),
+    case("load_vae: a FIFO named .h5",
+         lambda t: load_vae(fifo(t, "pipe.h5")), ValueError,
+         r"pipe.h5' is not a regular file \(it is a FIFO\); pass a model file"),
     # --- corrupt / truncated data files
     case("load_array_file: .npz cut in half",
          lambda t: load_array_file(truncated_copy(t, saved_npz(t, x=X8), "cut.npz", 0.5)), ValueError,
@@ -347,6 +380,41 @@ CASES = [
     case("load_array_file: .npy cut short",
          lambda t: load_array_file(truncated_copy(t, saved_npy(t, X8), "cut.npy", 0.6)), ValueError,
          r"Could not read .*cut.npy'"),
+    case("load_array_file: .npy whose header claims 8 TB",
+         lambda t: load_array_file(write(t, "huge.npy", npy_claiming((10**7, 10**5)))), ValueError,
+         r"Could not read .*huge.npy': its header claims shape \(10000000, 100000\) of float64, 8 TB, but "
+         r"the file holds only 192 bytes; it is corrupt or truncated, save or download it again"),
+    case("load_array_file: .npz member whose header claims 8 TB",
+         lambda t: load_array_file(zip_with(t, "huge.npz", {"x.npy": npy_claiming((10**7, 10**5))})), ValueError,
+         r"Could not read .*huge.npz': the header of its array 'x' claims shape \(10000000, 100000\) of "
+         r"float64, 8 TB, but the archive holds only 192 bytes for it; it is corrupt or truncated"),
+    case("load_array_file: .npy with an unclosed header",
+         lambda t: load_array_file(write(t, "open.npy", npy_with_header(b"{'descr': '<f8', 'shape': (2, 3\n"))),
+         ValueError, r"Could not read .*open.npy' \(.*EOF in multi-line statement.*\); the file is corrupt"),
+    case("load_array_file: .npy header of 9,000 characters",
+         lambda t: load_array_file(write(t, "long.npy", npy_with_header(
+             b"{'descr': '" + b"y" * 9000 + b"', 'fortran_order': False, 'shape': (2,)}\n"))),
+         ValueError, r"Could not read .*long.npy' \(.*\.\.\.\); the file is corrupt or truncated"),
+    case("load_array_file: .npz with a broken deflate stream",
+         lambda t: load_array_file(npz_with_broken_deflate(t)), ValueError,
+         r"Could not read .*deflate.npz' \(Error -3 while decompressing data: invalid block type\); the file is "
+         r"corrupt or truncated"),
+    case("load_array_file: random bytes named .npy",
+         lambda t: load_array_file(write(t, "random.npy", bytes(range(1, 256)) * 4)), ValueError,
+         r"random.npy' is not a valid .npy file \(it starts with neither NumPy's nor zip's signature\); it is "
+         r"corrupt or not a NumPy file, save it with np.save"),
+    case("load_array_file: random bytes named .npz",
+         lambda t: load_array_file(write(t, "random.npz", b"\x01garbage" * 50)), ValueError,
+         r"random.npz' is not a valid .npz file \(it starts with neither NumPy's nor zip's signature\); "
+         r"it is corrupt or not a NumPy file, save it with np.savez"),
+    case("load_array_file: a real pickle named .npy",
+         lambda t: load_array_file(write(t, "list.npy", pickle.dumps([[1.0, 2.0]]))), ValueError,
+         r"list.npy' holds pickled Python objects, which are never loaded \(they can run code\)"),
+    case("load_array_file: a folder named .npy",
+         lambda t: load_array_file(folder(t, "data.npy")), ValueError, r"data.npy' is a folder, not a data file"),
+    case("load_array_file: a FIFO named .csv",
+         lambda t: load_array_file(fifo(t, "pipe.csv")), ValueError,
+         r"pipe.csv' is not a regular file \(it is a FIFO\); pass a data file"),
     case("load_array_file: .npz without the named key",
          lambda t: load_array_file(saved_npz(t, x=X8), key="y"), ValueError,
          r"has no array 'y'; it has \['x'\]"),
@@ -380,8 +448,36 @@ CASES = [
          r"line 2 has 2 columns but the file has 3"),
     case("csv: inf as a value",
          lambda t: load_array_file(write(t, "d.csv", "1,2\ninf,3\n")), ValueError, r"d.csv contains NaN or Inf"),
+    case("csv: a value too large for float32",
+         lambda t: load_array_file(write(t, "d.csv", "1,2\n3,1e39\n")), ValueError,
+         r"d.csv has values beyond float32's range \(about ±3.4e38\) in 1 example\(s\) \(first at index 1\); "
+         r"rescale the data"),
     case("csv: only blank lines",
          lambda t: load_array_file(write(t, "d.csv", "\n ,\n\n")), ValueError, r"d.csv' holds no rows"),
+    case("csv: a field of 200,000 characters",
+         lambda t: load_array_file(write(t, "d.csv", "a,b\n1,2\n" + "1" * 200_000 + ",3\n")), ValueError,
+         r"d.csv' line 3 has a field longer than 131,072 characters; it is not a CSV of numbers"),
+    case("csv: binary bytes",
+         lambda t: load_array_file(write(t, "d.csv", b"1,2\n\x00\x01\x02\xff\n")), ValueError,
+         r"d.csv' is not a text file \(byte 0x00 at offset 4\); save it as a UTF-8 CSV of numbers"),
+    case("csv: UTF-16 text",
+         lambda t: load_array_file(write(t, "d.csv", "a,b\n1,2\n3,4\n".encode("utf-16"))), ValueError,
+         r"d.csv' is not a text file \(byte 0x00 at offset 3\); save it as a UTF-8 CSV"),
+    case("csv: NA in the first row is data, not a header",
+         lambda t: load_array_file(write(t, "d.csv", "1,NA,3\n4,5,6\n7,8,9\n")), ValueError,
+         r"d.csv' line 1, column 2: 'NA' is a missing value; drop or impute the examples with missing values"),
+    case("csv: an empty first-row cell is data, not a header",
+         lambda t: load_array_file(write(t, "d.csv", "1,,3\n4,5,6\n")), ValueError,
+         r"d.csv' line 1, column 2: '' is a missing value"),
+    case("csv: NA after a header",
+         lambda t: load_array_file(write(t, "d.csv", "a,b\n1,2\nN/A,4\n")), ValueError,
+         r"d.csv' line 3, column 1: 'N/A' is a missing value; drop or impute"),
+    case("csv: the line number counts blank lines",
+         lambda t: load_array_file(write(t, "d.csv", "a,b\n\n1,2\n\n3,x\n")), ValueError,
+         r"d.csv' line 5, column 2: 'x' is not a number"),
+    case("csv: a long text cell is shortened in the message",
+         lambda t: load_array_file(write(t, "d.csv", "a,b\n1,2\n3," + "x" * 5000 + "\n")), ValueError,
+         r"d.csv' line 3, column 2: 'xxx+\.\.\.' \(5,000 characters\) is not a number"),
     case("load_vectors: too few rows to split",
          lambda t: load_vectors(write(t, "d.csv", "1,2\n3,4\n5,6\n")), ValueError,
          r"Splitting 3 examples with val_fraction=0.2 leaves fewer than 2 for training or validation"),
@@ -412,6 +508,11 @@ CASES = [
          lambda t: load_dsprites(saved_npz(t, imgs=np.zeros((2, 64)), latents_values=np.zeros((2, 6)),
                                            latents_classes=np.zeros((2, 6)))), ValueError,
          r"has imgs \(2, 64\), latents_values \(2, 6\) and latents_classes \(2, 6\); expected \(n, H, W\)"),
+    case("load_dsprites: imgs whose header claims 8 TB",
+         lambda t: load_dsprites(zip_with(t, "dsprites.npz", {
+             "imgs.npy": npy_claiming((10**7, 10**5)), "latents_values.npy": npy_claiming((2, 6), data=bytes(96)),
+             "latents_classes.npy": npy_claiming((2, 6), data=bytes(96))})), ValueError,
+         r"Could not read .*dsprites.npz': the header of its array 'imgs' claims shape \(10000000, 100000\)"),
     case("dsprites: latents of 5 columns",
          lambda t: DSprites().render(np.zeros((2, 5))), ValueError,
          r"latents_values must have shape \(n, 6\)"),
@@ -520,6 +621,24 @@ CLI_CASES = [
      lambda t: ["train", "--data", f"csv:{write(t, 'd.csv', 'a,b' + chr(10) + '1,2' + chr(10) + 'x,3')}",
                 "--output-dir", str(t)],
      "line 3, column 1: 'x' is not a number"),
+    ("train --data npy whose header claims 8 TB",
+     lambda t: ["train", "--data", f"npy:{write(t, 'huge.npy', npy_claiming((10**7, 10**5)))}",
+                "--output-dir", str(t)],
+     "its header claims shape (10000000, 100000) of float64, 8 TB, but the file holds only 192 bytes"),
+    ("train --data npy of random bytes",
+     lambda t: ["train", "--data", f"npy:{write(t, 'r.npy', bytes(range(1, 256)))}", "--output-dir", str(t)],
+     "is not a valid .npy file"),
+    ("train --data csv with a 200,000-character field",
+     lambda t: ["train", "--data", f"csv:{write(t, 'd.csv', '1,2' + chr(10) + '3' * 200_000 + ',4')}",
+                "--output-dir", str(t)],
+     "line 2 has a field longer than 131,072 characters"),
+    ("train --data csv of binary bytes",
+     lambda t: ["train", "--data", f"csv:{write(t, 'd.csv', bytes(range(256)))}", "--output-dir", str(t)],
+     "is not a text file (byte 0x00 at offset 0)"),
+    ("train --data csv with NA in the first row",
+     lambda t: ["train", "--data", f"csv:{write(t, 'd.csv', '1,NA' + chr(10) + '3,4' + chr(10) + '5,6')}",
+                "--output-dir", str(t)],
+     "line 1, column 2: 'NA' is a missing value"),
     ("train --data images: of unreadable files",
      lambda t: ["train", "--data", f"images:{image_folder(t, bad=UNREADABLE)}", "--output-dir", str(t)],
      "image files in"),
@@ -533,6 +652,9 @@ CLI_CASES = [
     ("generate --model-path corrupt",
      lambda t: ["generate", "--model-path", cli_model(t, corrupt=True), "--output-dir", str(t)],
      "is not a valid HDF5 file (corrupt or truncated?)"),
+    ("generate --model-path FIFO",
+     lambda t: ["generate", "--model-path", str(fifo(t, "pipe.h5")), "--output-dir", str(t)],
+     "pipe.h5' is not a regular file (it is a FIFO)"),
     ("generate with data of another shape",
      lambda t: ["generate", "--model-path", cli_model(t), "--data", f"npy:{saved_npy(t, np.ones((40, 3)))}",
                 "--output-dir", str(t)],

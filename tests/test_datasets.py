@@ -88,3 +88,62 @@ def test_package_reexports_the_old_module_and_the_new_loaders():
         "image_folder_dataset", "SyntheticFactors",
     }
     assert all(hasattr(datasets, name) for name in datasets.__all__)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda rng: rng.normal(3, 1, (200, 3)) * 1e30, id="float64 1e30"),
+        pytest.param(lambda rng: (rng.normal(3, 1, (200, 3)) * 1e30).astype(np.float32), id="float32 1e30"),
+        pytest.param(lambda rng: rng.integers(-(2**62), 2**62, (200, 3)), id="int64 4.6e18"),
+        pytest.param(lambda rng: rng.normal(3, 1, (200, 3)) * 1e19, id="float64 1e19"),
+        pytest.param(lambda rng: rng.normal(3, 1, (200, 3)) * 1e-30, id="float64 1e-30"),
+        pytest.param(lambda rng: (rng.normal(3, 1, (200, 3)) * 1e-30).astype(np.float32), id="float32 1e-30"),
+    ],
+)
+def test_very_large_and_very_small_values_are_standardised_not_zeroed(tmp_path, make):
+    # float32 statistics overflow (std = inf, everything maps to 0) or
+    # underflow (std = 0, nothing is scaled); float64 ones are exact.
+    x = make(np.random.default_rng(0))
+    np.save(tmp_path / "d.npy", x)
+    x_train, x_val, scaler = load_vectors(tmp_path / "d.npy")
+    raw_train, _ = train_val_split(x.astype(np.float32), 0.2, 0)
+    assert np.isfinite(scaler.mean).all() and np.isfinite(scaler.std).all()
+    np.testing.assert_allclose(scaler.std, raw_train.astype(np.float64).std(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(x_train.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(x_train.std(axis=0), 1, atol=1e-5)
+    assert np.isfinite(x_val).all() and np.abs(x_val).max() < 10
+    scale = np.abs(raw_train).max()
+    np.testing.assert_allclose(scaler.inverse_transform(x_train), raw_train, rtol=1e-5, atol=1e-6 * scale)
+
+
+def test_standardizer_refuses_values_beyond_float32_in_one_line():
+    x = np.array([[1.0, 2.0], [3.0, 1e300], [5.0, -4.0]])
+    with pytest.raises(ValueError, match=r"x column 2 has values in \[-4, 1e\+300\], which overflow float32 "
+                       r"\(about ±3.4e38\); rescale the data") as error:
+        Standardizer.fit(x)
+    assert "\n" not in str(error.value)
+
+
+def test_values_spanning_all_of_float32_are_standardised():
+    big = np.finfo(np.float32).max
+    x = np.array([[big], [-big], [big]], np.float32)  # x − mean overflows float32
+    scaler = Standardizer.fit(x)
+    np.testing.assert_allclose(scaler.transform(x)[:, 0], [2**-0.5, -(2**0.5), 2**-0.5], rtol=1e-6)
+
+
+def test_latin1_csv_is_read_and_a_utf8_bom_does_not_hide_the_first_row(tmp_path):
+    (tmp_path / "latin1.csv").write_bytes("température,durée\n1,2\n3,4\n".encode("latin-1"))
+    np.testing.assert_array_equal(load_array_file(tmp_path / "latin1.csv"), [[1, 2], [3, 4]])
+    (tmp_path / "bom.csv").write_bytes("1,2\n3,4\n".encode("utf-8-sig"))
+    np.testing.assert_array_equal(load_array_file(tmp_path / "bom.csv"), [[1, 2], [3, 4]])
+    (tmp_path / "utf8.csv").write_text("größe,µm\n1,2\n", encoding="utf-8")
+    np.testing.assert_array_equal(load_array_file(tmp_path / "utf8.csv"), [[1, 2]])
+
+
+def test_a_header_is_a_row_with_a_name_that_is_not_a_missing_value_marker(tmp_path):
+    (tmp_path / "d.csv").write_text("x,NA,\n1,2,3\n")  # 'x' is a name: a header with odd names
+    np.testing.assert_array_equal(load_array_file(tmp_path / "d.csv"), [[1, 2, 3]])
+    (tmp_path / "e.csv").write_text("NA,null,None\n1,2,3\n")  # only markers: data
+    with pytest.raises(ValueError, match=r"line 1, column 1: 'NA' is a missing value"):
+        load_array_file(tmp_path / "e.csv")

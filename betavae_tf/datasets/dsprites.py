@@ -32,7 +32,7 @@ import zlib
 
 import numpy as np
 
-from betavae_tf.datasets.arrays import _numpy_read_errors, _one_line
+from betavae_tf.datasets.arrays import _check_numpy_file, _npz_array, _numpy_read_errors, _one_line
 from betavae_tf.datasets.checksums import verify_sha256
 from betavae_tf.datasets.ground_truth import GroundTruthData, RandomState
 
@@ -420,6 +420,7 @@ def load_dsprites(
     path = _resolve_path(path)
     if sha256 is not None:
         verify_sha256(path, sha256)
+    _check_numpy_file(path)
     with _numpy_read_errors(path):
         loaded = np.load(path, allow_pickle=False)
     if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -432,9 +433,8 @@ def load_dsprites(
                 f"{path!r} lacks {missing} (it has {loaded.files}); "
                 f"pass the official {DSPRITES_FILE}."
             )
-        try:
-            with _numpy_read_errors(path):
-                arrays = {k: loaded[k] for k in keys}
+        try:  # _npz_array turns NumPy's read errors into one-line ones
+            arrays = {k: _npz_array(path, loaded, k) for k in keys}
         except zlib.error as error:  # a damaged deflate stream inside the zip
             raise ValueError(
                 f"Could not read {path!r} ({_one_line(error)}); the file is corrupt or "

@@ -86,6 +86,7 @@ def test_package_reexports_the_old_module_and_the_new_loaders():
         "Standardizer", "train_val_split", "load_digits", "load_array_file", "load_vectors",
         "load_mnist", "load_dsprites", "DSprites", "DSpritesArrays", "GroundTruthData",
         "image_folder_dataset", "SyntheticFactors",
+        "ColorDSprites", "NoisyDSprites", "Shapes3D", "load_shapes3d", "MPI3D", "load_mpi3d",
     }
     assert all(hasattr(datasets, name) for name in datasets.__all__)
 

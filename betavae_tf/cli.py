@@ -1,9 +1,11 @@
 """Command line: `betavae-tf COMMAND ...` (also `python -m betavae_tf ...`).
 
-A thin argparse layer: flags map onto arguments of `BetaVAE`,
-`build_conv_beta_vae`, `KLAnnealing`, `train_vae`, the data sources and the
-picture functions. `train` writes its resolved configuration as JSON beside
-the model; the picture commands read it back to rebuild the same data.
+A thin layer: argparse and printing over library functions
+(`betavae_tf.runs.train_run`, `beta_sweep`, the picture functions,
+`evaluate_disentanglement`). The choices and defaults come from the library's
+registries and signatures through `betavae_tf.cli_catalog` (a JSON snapshot,
+so that parsing, `--help` and argument errors never wait for TensorFlow,
+which is imported only when a command runs).
 
 Commands: train, sweep, generate, reconstruct, interpolate, traverse,
 latent-plot, evaluate. Each prints where it wrote its files.
@@ -15,11 +17,22 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from typing import Sequence
 
-DEFAULT_MODEL_PATH = os.path.join("checkpoints", "best_vae.h5")
-PRESET_FOR_DATA = {"mnist": "mnist", "dsprites": "dsprites", "images": "faces"}
+from betavae_tf.cli_catalog import load_catalog
+
+CATALOG = load_catalog()
+DEFAULTS = CATALOG["defaults"]
+DEFAULT_MODEL = os.path.join("checkpoints", "best_vae")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line: `betavae-tf: error: ...`, exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"betavae-tf: error: {message} (see {self.prog} --help)\n")
 
 
 def _bounded(kind, minimum, maximum=None, exclusive_minimum=False):
@@ -42,124 +55,197 @@ def _bounded(kind, minimum, maximum=None, exclusive_minimum=False):
     return parse
 
 
-def _steps_per_execution(text: str):
+def _auto_or_int(text: str):
     return text if text == "auto" else _bounded(int, 1)(text)
 
 
 def _data_spec(text: str) -> str:
-    from betavae_tf.data_sources import parse_source
-
-    try:
-        parse_source(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+    """`kind[:path]` checked against the data-source registry (without TensorFlow)."""
+    kind, _, path = text.partition(":")
+    sources = CATALOG["data_sources"]
+    if kind not in sources:
+        usage = ", ".join(k + {"none": "", "optional": "[:PATH]", "required": ":PATH"}[s["path"]]
+                          for k, s in sources.items())
+        raise argparse.ArgumentTypeError(f"{text!r} is not a data source; use {usage}")
+    if sources[kind]["path"] == "required" and not path:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a path, e.g. {kind}:/data/my_{kind}")
+    if sources[kind]["path"] == "none" and path:
+        raise argparse.ArgumentTypeError(f"{kind} takes no path; it is embedded in the package")
     return text
 
 
-def _add_data_arguments(parser, default: str | None = "digits"):
-    parser.add_argument("--data", type=_data_spec, default=default,
-                        help="digits (default, embedded), mnist[:DIR] (else $BETAVAE_DATA_DIR), "
-                        "dsprites[:FILE.npz] (generated without a file), images:DIR, csv:FILE, npy:FILE")
-    parser.add_argument("--val-fraction", type=_bounded(float, 0.0, 0.9, True), default=None,
-                        help="share held out for validation (default 0.2)")
-    parser.add_argument("--no-standardize", dest="standardize", action="store_false", default=None,
-                        help="keep vector features as they are (default: standardise with the training split)")
-    parser.add_argument("--n-samples", type=_bounded(int, 4), default=None,
-                        help="generated dSprites examples to train on (default 20000)")
-    parser.add_argument("--image-size", type=_bounded(int, 8), default=None,
-                        help="side of images read from an image folder (default 64)")
-    parser.add_argument("--seed", type=_bounded(int, 0), default=None, help="random seed (default 0)")
+def _on_off(text: str) -> bool:
+    if text not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not on or off")
+    return text == "on"
+
+
+# ------------------------------------------------------------------ arguments
+def _add_data_arguments(parser, for_training: bool = True):
+    data = DEFAULTS["data"]
+    kinds = ", ".join(CATALOG["data_sources"])
+    if not for_training:  # pictures: the data the model was trained on, unless told otherwise
+        parser.add_argument("--data", type=_data_spec, default=None,
+                            help="data to draw examples from (default: what train recorded "
+                            f"beside the model, else {data['data']}); one of {kinds}")
+        return
+    parser.add_argument("--data", type=_data_spec, default=data["data"],
+                        help=f"data source, KIND[:PATH], KIND one of {kinds} (default "
+                        f"{data['data']}; see docs/cli.md)")
+    parser.add_argument("--val-fraction", type=_bounded(float, 0.0, 0.9, True),
+                        default=data["val_fraction"],
+                        help=f"share held out for validation (default {data['val_fraction']})")
+    parser.add_argument("--no-standardize", dest="standardize", action="store_false",
+                        help="keep vector features as they are (default: standardise with the "
+                        "training split)")
+    parser.add_argument("--n-samples", type=_bounded(int, 4), default=data["n_samples"],
+                        help="images drawn from ground-truth data (dsprites, shapes3d, ...) to "
+                        f"train on (default {data['n_samples']})")
+    parser.add_argument("--image-size", type=_bounded(int, 8), default=data["image_size"],
+                        help=f"side of images read from a folder (default {data['image_size']})")
+    parser.add_argument("--seed", type=_bounded(int, 0), default=data["seed"],
+                        help=f"random seed (default {data['seed']})")
+
+
+def _objective_flags() -> dict:
+    """`{argument: {objective: (default, help)}}` of the objectives' arguments."""
+    flags: dict = {}
+    seen = set()
+    for name, entry in CATALOG["objectives"].items():
+        if entry["class"] in seen:
+            continue  # an alias ("annealed" of "capacity")
+        seen.add(entry["class"])
+        for argument, default in entry["arguments"].items():
+            flags.setdefault(argument, {})[name] = (default, entry["help"].get(argument, argument))
+    return flags
 
 
 def _add_model_arguments(parser):
-    parser.add_argument("--model", choices=("dense", "conv"), default="dense",
-                        help="dense: the seed's MLP (default); conv: the preset for the data")
-    parser.add_argument("--preset", choices=("mnist", "dsprites", "faces"), default=None,
-                        help="conv preset (default: mnist/dsprites/faces to match --data)")
-    parser.add_argument("--likelihood", choices=("mse", "bernoulli", "gaussian"), default=None,
+    model = DEFAULTS["model"]
+    parser.add_argument("--model", choices=CATALOG["model_kinds"], default=model["model"],
+                        help="dense: the original Keras β-VAE's MLP (default); conv: the preset "
+                        "for the data")
+    parser.add_argument("--preset", choices=CATALOG["presets"], default=None,
+                        help="conv preset (default: the one that suits --data)")
+    parser.add_argument("--likelihood", choices=CATALOG["likelihoods"], default=None,
                         help="default: mse for vectors, bernoulli for images")
     parser.add_argument("--encoding-dim", type=_bounded(int, 1), default=None,
                         help="latent size (default 16, or the preset's)")
     parser.add_argument("--dropout-rate", type=_bounded(float, 0.0, 0.99), default=None,
                         help="dropout rate (default 0.2 dense, or the preset's)")
-    parser.add_argument("--objective", choices=("beta", "capacity", "tcvae"), default=None,
-                        help="beta: recon + β·KL (default); capacity: recon + γ·|KL − C| (Burgess et al.); "
-                        "tcvae: recon + α·MI + β·TC + γ_dw·DW-KL (Chen et al.)")
-    parser.add_argument("--free-bits", type=_bounded(float, 0.0), default=None,
-                        help="KL floor per latent dimension in nats (beta and capacity objectives)")
-    parser.add_argument("--gamma", type=_bounded(float, 0.0), default=None,
-                        help="capacity objective: weight γ (default 1000)")
-    parser.add_argument("--capacity-max", type=_bounded(float, 0.0), default=None,
-                        help="capacity objective: final C in nats (default 25)")
-    parser.add_argument("--capacity-steps", type=_bounded(int, 0), default=None,
-                        help="capacity objective: steps to raise C to its maximum (default 100000)")
-    parser.add_argument("--alpha", type=_bounded(float, 0.0), default=None,
-                        help="tcvae objective: weight of the index-code mutual information (default 1)")
-    parser.add_argument("--gamma-dw", type=_bounded(float, 0.0), default=None,
-                        help="tcvae objective: weight of the dimension-wise KL (default 1)")
+    names = ", ".join(f"{k} ({v['class']})" for k, v in CATALOG["objectives"].items())
+    parser.add_argument("--objective", choices=list(CATALOG["objectives"]), default=model["objective"],
+                        metavar="OBJECTIVE",
+                        help=f"what is minimised besides the reconstruction: {names} (default "
+                        f"{model['objective']}; see docs/disentanglement.md)")
+    options = parser.add_argument_group("objective options (each for the objectives named)")
+    for argument, users in _objective_flags().items():
+        if argument == "dataset_size":
+            continue  # filled in from the data
+        default = next(iter(users.values()))[0]
+        kind = str if isinstance(default, str) else (
+            _bounded(int, 0) if isinstance(default, int) else _bounded(float, 0.0))
+        flag = "--tcvae-estimator" if argument == "estimator" else "--" + argument.replace("_", "-")
+        text = next(iter(users.values()))[1]
+        values = {d for d, _ in users.values()}
+        defaults = str(default) if len(values) == 1 else "; ".join(
+            f"{name}: {d}" for name, (d, _) in users.items())
+        options.add_argument(
+            flag, dest=f"objective_{argument}", type=kind, default=None, metavar=argument.upper(),
+            choices=CATALOG["tcvae_estimators"] if argument == "estimator" else None,
+            help=f"{'/'.join(users)}: {text} (default {defaults})".replace("%", "%%"))
 
 
-def _add_training_arguments(parser, default_epochs: int):
-    parser.add_argument("--start-beta", type=_bounded(float, 0.0), default=0.0,
-                        help="beta at epoch 1 of the annealing (default 0.0)")
-    parser.add_argument("--anneal-epochs", type=_bounded(int, 0), default=10,
-                        help="epochs to ramp beta up from --start-beta (one cycle for cyclical); "
-                        "0 disables (default 10)")
-    parser.add_argument("--anneal", choices=("linear", "cyclical", "sigmoid"), default="linear",
-                        help="shape of the β schedule (default linear)")
-    parser.add_argument("--cycles", type=_bounded(int, 1), default=4,
-                        help="cyclical schedule: number of cycles (default 4)")
+def _add_training_arguments(parser, defaults: dict):
+    schedule, train = DEFAULTS["schedule"], DEFAULTS["train_vae"]
+    parser.add_argument("--start-beta", type=_bounded(float, 0.0), default=schedule["start_beta"],
+                        help=f"β at epoch 1 of the annealing (default {schedule['start_beta']})")
+    parser.add_argument("--anneal-epochs", type=_bounded(int, 0), default=defaults["anneal_epochs"],
+                        help="epochs to ramp β up from --start-beta (one cycle for cyclical); "
+                        f"0 disables (default {defaults['anneal_epochs']})")
+    parser.add_argument("--anneal", choices=CATALOG["schedules"], default=schedule["anneal"],
+                        help=f"shape of the β schedule (default {schedule['anneal']})")
+    parser.add_argument("--cycles", type=_bounded(int, 1), default=schedule["cycles"],
+                        help=f"cyclical schedule: number of cycles (default {schedule['cycles']})")
     parser.add_argument("--clipnorm", type=_bounded(float, 0.0, exclusive_minimum=True), default=None,
                         help="clip each gradient to this norm (default: no clipping)")
-    parser.add_argument("--epochs", type=_bounded(int, 1), default=default_epochs,
-                        help=f"most epochs to run (default {default_epochs})")
-    parser.add_argument("--batch-size", type=_bounded(int, 1), default=64, help="default 64")
+    parser.add_argument("--epochs", type=_bounded(int, 1), default=defaults["epochs"],
+                        help=f"most epochs to run (default {defaults['epochs']})")
+    parser.add_argument("--batch-size", type=_bounded(int, 1), default=defaults["batch_size"],
+                        help=f"examples per step (default {defaults['batch_size']})")
     parser.add_argument("--learning-rate", type=_bounded(float, 0.0, exclusive_minimum=True),
-                        default=1e-3, help="Adam learning rate (default 1e-3)")
+                        default=defaults["learning_rate"],
+                        help=f"Adam learning rate (default {defaults['learning_rate']:g})")
     parser.add_argument("--verbose", type=_bounded(int, 0, 2), default=1,
-                        help="Keras progress: 0 silent, 1 progress bar, 2 one line per epoch")
-    parser.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto",
-                        help="XLA-compile the training step (default auto: Keras's choice, XLA on GPUs)")
-    parser.add_argument("--steps-per-execution", type=_steps_per_execution, default="auto",
-                        help="training steps per call into the compiled graph: auto (default) or N >= 1")
-    parser.add_argument("--fused-adam", choices=("on", "off"), default="on",
-                        help="on (default): Adam updates each weight with one fused TF kernel "
-                        "(same update, faster); off: keras.optimizers.Adam's own update")
-    parser.add_argument("--endless-loop", choices=("on", "off"), default="on",
-                        help="on (default): run the steps of each call through betavae_tf's lean "
-                        "loop for array data; off: Keras's own loop (same losses)")
-    parser.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"), default="default",
-                        help="tf.distribute: default (one device), mirrored (all local GPUs), "
-                        "multi-worker (a cluster from TF_CONFIG; see README)")
-    parser.add_argument("--deterministic", action="store_true",
-                        help="enable TensorFlow op determinism: same seed, same weights (slower on GPUs)")
+                        help="Keras progress: 0 silent, 1 progress bar (default), 2 one line per epoch")
+    speed = parser.add_argument_group("speed and determinism (see docs/speed.md)")
+    speed.add_argument("--jit-compile", choices=("auto", "on", "off"), default=train["jit_compile"],
+                       help="XLA-compile the training step (default auto: XLA on GPUs)")
+    speed.add_argument("--steps-per-execution", type=_auto_or_int, default=train["steps_per_execution"],
+                       help="training steps per call into the compiled graph: auto (default) or N")
+    speed.add_argument("--fused-adam", type=_on_off, metavar="{on,off}",
+                       default=train["fused_adam"],
+                       help="on (default): Adam updates each weight with one fused kernel (same "
+                       "update, faster); off: keras.optimizers.Adam's own update")
+    speed.add_argument("--endless-loop", type=_on_off, metavar="{on,off}",
+                       default=train["endless_loop"],
+                       help="on (default): betavae_tf's lean step loop for array data; off: "
+                       "Keras's own loop (same losses)")
+    speed.add_argument("--strategy", choices=CATALOG["strategies"], default="default",
+                       help="tf.distribute: default (one device), mirrored (all local GPUs), "
+                       "multi-worker (a cluster from TF_CONFIG; see docs/distributed.md)")
+    speed.add_argument("--deterministic", action="store_true",
+                       help="TensorFlow op determinism: same seed, same weights (slower on GPUs)")
 
 
-def _add_picture_arguments(parser):
-    parser.add_argument("--model-path", default=DEFAULT_MODEL_PATH,
-                        help=f"a saved .h5/.keras model (default {DEFAULT_MODEL_PATH})")
-    parser.add_argument("--output-dir", default=".", help="where pictures go (default: current folder)")
-    _add_data_arguments(parser, default=None)
+def _add_model_path(parser):
+    parser.add_argument("model_path", metavar="MODEL", nargs="?", default=None,
+                        help="a saved .h5/.keras model (default checkpoints/best_vae.h5, or "
+                        ".keras if that is what train wrote)")
+    parser.add_argument("--model-path", dest="model_path_flag", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--output-dir", default=".", help="where the files go (default: current folder)")
+    _add_data_arguments(parser, for_training=False)
+
+
+PICTURES = {
+    "generate": ("decode samples from the prior",
+                 "Decode N draws from the prior N(0, I): a grid (samples.png) and one PNG per sample."),
+    "reconstruct": ("originals above their reconstructions",
+                    "Show test examples (top row) above their reconstructions (bottom row): "
+                    "reconstructions.png."),
+    "interpolate": ("decode a line between two examples' codes",
+                    "Encode two test examples and decode points on the line between their codes: "
+                    "interpolation.png."),
+    "traverse": ("latent traversals, most informative dimensions first",
+                 "Vary one latent dimension at a time from a test example's code, the dimensions "
+                 "with the highest KL first: traversals.png (and traversals.gif)."),
+    "latent-plot": ("2-D PCA of the latent means, coloured by label",
+                    "Project the latent means of test examples on their first two principal "
+                    "components, coloured by label: latent_pca.png."),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="betavae-tf", description="β-Variational Autoencoders with Keras.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+    parser = _Parser(prog="betavae-tf", description="β-Variational Autoencoders with Keras.")
+    parser.add_argument("--version", action="version", version=f"betavae-tf {CATALOG['version']}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_Parser)
+    run = DEFAULTS["train_run"]
     train = commands.add_parser(
-        "train", help="train a β-VAE with KL annealing (default: dense, on the embedded digits)",
-        description="Train a β-VAE with KL annealing, save the best model, plot the losses. "
-        "With no options: the seed's dense network on scikit-learn's 8x8 digits.")
+        "train", help="train a β-VAE with β annealing (default: dense, on the embedded digits)",
+        description="Train a β-VAE with β annealing, save the best model, plot the losses. "
+        "With no options: the original Keras β-VAE's dense network on scikit-learn's 8x8 digits.")
     _add_data_arguments(train)
     _add_model_arguments(train)
-    train.add_argument("--beta", type=_bounded(float, 0.0), default=1.0, help="target KL weight (default 1.0)")
-    _add_training_arguments(train, default_epochs=100)
-    train.add_argument("--patience", type=_bounded(int, 0), default=5,
-                       help="early-stopping patience in epochs (default 5)")
+    train.add_argument("--beta", type=_bounded(float, 0.0), default=run["beta"],
+                       help=f"target β (default {run['beta']})")
+    _add_training_arguments(train, {**run, "anneal_epochs": DEFAULTS["schedule"]["anneal_epochs"]})
+    train.add_argument("--patience", type=_bounded(int, 0), default=run["patience"],
+                       help=f"early-stopping patience in epochs (default {run['patience']})")
     train.add_argument("--output-dir", default=".",
                        help="where checkpoints/ and vae_loss_plot.png go (default: current folder)")
-    train.add_argument("--model-format", choices=("h5", "keras"), default="h5",
-                       help="checkpoint format (default h5)")
+    train.add_argument("--model-format", choices=CATALOG["model_formats"], default=run["model_format"],
+                       help=f"checkpoint format (default {run['model_format']})")
     train.add_argument("--resume", action="store_true",
                        help="continue the interrupted run backed up in --backup-dir (without it, "
                        "an old backup there is discarded)")
@@ -167,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where the training state is backed up each epoch "
                        "(default OUTPUT_DIR/checkpoints/backup)")
 
+    sweep_defaults = DEFAULTS["beta_sweep"]
     sweep = commands.add_parser(
         "sweep", help="train the same model at several β and compare them",
         description="Train one model per β (same seed), then write a table (CSV, Markdown) of "
@@ -175,138 +262,195 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(sweep)
     sweep.add_argument("--betas", type=_bounded(float, 0.0), nargs="+", default=[0.1, 1.0, 2.0, 4.0, 10.0],
                        help="β values (default 0.1 1 2 4 10)")
-    _add_training_arguments(sweep, default_epochs=30)
-    sweep.set_defaults(anneal_epochs=0)
+    _add_training_arguments(sweep, {**sweep_defaults, "anneal_epochs": 0})
     sweep.add_argument("--output-dir", default="beta_sweep", help="default: beta_sweep/")
 
-    generate = commands.add_parser("generate", help="decode samples from the prior")
-    _add_picture_arguments(generate)
-    generate.add_argument("--n", type=_bounded(int, 1, 10000), default=64, help="samples (default 64)")
-    generate.add_argument("--images-dir", default="generated_images",
-                          help="folder (inside --output-dir) for one PNG per sample (default generated_images)")
-
-    reconstruct = commands.add_parser("reconstruct", help="originals above their reconstructions")
-    _add_picture_arguments(reconstruct)
-    reconstruct.add_argument("--n", type=_bounded(int, 1, 100), default=10, help="examples (default 10)")
-
-    interpolate = commands.add_parser("interpolate", help="decode a line between two examples' codes")
-    _add_picture_arguments(interpolate)
-    interpolate.add_argument("--start", type=_bounded(int, 0), default=0, help="index of the first example")
-    interpolate.add_argument("--end", type=_bounded(int, 0), default=1, help="index of the second example")
-    interpolate.add_argument("--steps", type=_bounded(int, 2, 100), default=10, help="default 10")
-
-    traverse = commands.add_parser("traverse", help="latent traversals, most informative dimensions first")
-    _add_picture_arguments(traverse)
-    traverse.add_argument("--dims", type=_bounded(int, 1), default=None, help="rows (default: all dimensions)")
-    traverse.add_argument("--limit", type=_bounded(float, 0.0, exclusive_minimum=True), default=3.0,
-                          help="sweep each dimension over [-limit, limit] (default 3)")
-    traverse.add_argument("--columns", type=_bounded(int, 2, 50), default=9, help="default 9")
-    traverse.add_argument("--gif", action="store_true", help="also write traversals.gif")
-
-    latent = commands.add_parser("latent-plot", help="2-D PCA of the latent means, coloured by label")
-    _add_picture_arguments(latent)
+    for name, (short, description) in PICTURES.items():
+        picture = commands.add_parser(name, help=short, description=description)
+        _add_model_path(picture)
+        if name == "generate":
+            picture.add_argument("--n", type=_bounded(int, 1, 10000), default=64, help="samples (default 64)")
+            picture.add_argument("--images-dir", default="generated_images",
+                                 help="folder inside --output-dir for one PNG per sample "
+                                 "(default generated_images)")
+        elif name == "reconstruct":
+            picture.add_argument("--n", type=_bounded(int, 1, 100), default=10, help="examples (default 10)")
+        elif name == "interpolate":
+            picture.add_argument("--start", type=_bounded(int, 0), default=0, help="index of the first example")
+            picture.add_argument("--end", type=_bounded(int, 0), default=1, help="index of the second example")
+            picture.add_argument("--steps", type=_bounded(int, 2, 100), default=10,
+                                 help="points on the line (default 10)")
+        elif name == "traverse":
+            picture.add_argument("--dims", type=_dims, default=10,
+                                 help="rows: the N dimensions with the highest KL, or 'all' (default 10)")
+            picture.add_argument("--limit", type=_bounded(float, 0.0, exclusive_minimum=True), default=3.0,
+                                 help="sweep each dimension over [-limit, limit] (default 3)")
+            picture.add_argument("--columns", type=_bounded(int, 2, 50), default=9, help="default 9")
+            picture.add_argument("--gif", action="store_true", help="also write traversals.gif")
 
     evaluate = commands.add_parser(
         "evaluate", help="disentanglement metrics and diagnostics as JSON, plus a report PNG",
         description="Print every metric as JSON (MIG, β-VAE score, FactorVAE score, DCI, SAP on "
-        "data with ground-truth factors such as dsprites; KL per dimension, active units and "
-        "collapse on any data) and write evaluation.json and evaluation_report.png.")
-    evaluate.add_argument("model_path", metavar="MODEL", help="a saved .h5/.keras model")
-    evaluate.add_argument("--output-dir", default=".", help="default: current folder")
-    _add_data_arguments(evaluate, default=None)
-    evaluate.add_argument("--metrics", nargs="+", default=None,
-                          choices=("mig", "beta_vae_score", "factor_vae_score", "dci", "sap"),
+        "data with ground-truth factors such as dsprites or shapes3d; KL per dimension, active "
+        "units and collapse on any data) and write evaluation.json and evaluation_report.png.")
+    _add_model_path(evaluate)
+    evaluate.add_argument("--metrics", nargs="+", default=None, choices=CATALOG["metrics"],
                           help="default: all five")
-    evaluate.add_argument("--scale", type=_bounded(float, 0.0, 1.0, exclusive_minimum=True), default=1.0,
-                          help="fraction of disentanglement_lib's point counts (default 1.0; 0.1 is ~10x faster)")
+    evaluate.add_argument("--scale", type=_bounded(float, 0.0, 1.0, exclusive_minimum=True),
+                          default=DEFAULTS["evaluate_disentanglement"]["scale"],
+                          help="fraction of disentanglement_lib's point counts (default 1.0; 0.1 "
+                          "is ~10x faster and noisier)")
     evaluate.add_argument("--iwae-samples", type=_bounded(int, 0), default=0,
                           help="importance samples for a test log-likelihood estimate (default 0: skip)")
     return parser
 
 
+def _dims(text: str):
+    return "all" if text == "all" else _bounded(int, 1)(text)
+
+
 # --------------------------------------------------------------------- helpers
-def _data_options(args, recorded: dict | None = None) -> dict:
-    """Data settings: flags first, then what `train` recorded, then defaults."""
-    recorded = recorded or {}
-    defaults = {"data": "digits", "val_fraction": 0.2, "standardize": True, "n_samples": 20000,
-                "image_size": 64, "seed": 0}
-    return {key: getattr(args, key, None) if getattr(args, key, None) is not None
-            else recorded.get(key, default) for key, default in defaults.items()}
+def _quiet_tensorflow() -> None:
+    """Imports TensorFlow, showing its real errors but not its start-up chatter."""
+    from betavae_tf.tf_logging import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
 
 
-def _load_data(options: dict, batch_size: int = 64):
-    from betavae_tf.data_sources import load_data_source
-
-    return load_data_source(
-        options["data"], val_fraction=options["val_fraction"], seed=options["seed"],
-        standardize=options["standardize"], n_samples=options["n_samples"],
-        image_size=options["image_size"], batch_size=batch_size,
-    )
+_API_WORDS = {  # library wording -> the flag a command-line user passes
+    "pass data_dir=<folder with the 4 MNIST IDX files>": "pass --data mnist:DIR (the folder with the 4 MNIST IDX files)",
+    "change extensions=": "convert them to JPEG or PNG",
+}
 
 
-MODEL_OPTIONS = ("objective", "free_bits", "gamma", "capacity_max", "capacity_steps", "alpha", "gamma_dw")
+def _in_flag_words(message: str, parser: argparse.ArgumentParser) -> str:
+    """A library message as a command-line user reads it: `batch_size=64` -> `--batch-size 64`."""
+    for words, flag_words in _API_WORDS.items():
+        message = message.replace(words, flag_words)
+    flags = {option[2:].replace("-", "_"): option for action in _all_actions(parser)
+             for option in action.option_strings[:1] if option.startswith("--")}
+    flags["estimator"] = "--tcvae-estimator"
+    for name, flag in flags.items():
+        message = re.sub(rf"(?<![\w.-]){name}=(?![.<])", f"{flag} ", message)
+        if "_" in name:
+            message = re.sub(rf"(?<![\w.-]){name}\b", flag, message)
+    return message
 
 
-def _make_scheduler(args, target_beta: float):
-    """The β schedule `args` asks for, ending at `target_beta`, or `None`."""
-    from betavae_tf.callbacks import CyclicalAnnealing, KLAnnealing, SigmoidAnnealing
-
-    if args.anneal_epochs == 0:
-        return None
-    if args.anneal == "cyclical":
-        return CyclicalAnnealing(args.start_beta, target_beta, cycle_length=args.anneal_epochs,
-                                 n_cycles=args.cycles)
-    if args.anneal == "sigmoid":
-        return SigmoidAnnealing(args.start_beta, target_beta, duration=args.anneal_epochs)
-    return KLAnnealing(args.start_beta, target_beta, args.anneal_epochs)
+def _all_actions(parser):
+    for action in parser._actions:
+        yield action
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from sub._actions
 
 
-def _build_model(args, data, beta: float, seed: int):
-    """The model `args` asks for, and the data as that model takes it."""
-    from betavae_tf import BetaVAE
-    from betavae_tf.data_sources import flatten, parse_source
-    from betavae_tf.presets import build_conv_beta_vae
-
-    options = {key: getattr(args, key) for key in MODEL_OPTIONS if getattr(args, key, None) is not None}
-    if args.model == "dense":
-        data = flatten(data)
-        likelihood = args.likelihood or ("bernoulli" if data.image_shape else "mse")
-        model = BetaVAE(
-            input_dim=data.feature_shape[0], encoding_dim=args.encoding_dim or 16, beta=beta,
-            dropout_rate=0.2 if args.dropout_rate is None else args.dropout_rate,
-            likelihood=likelihood, seed=seed, **options,
-        )
-        return model, data
-    if data.image_shape is None:
-        raise ValueError(
-            f"--model conv needs image data (mnist, dsprites or images:DIR); got --data "
-            f"{args.data}. Use --model dense for vectors."
-        )
-    kind = parse_source(args.data)[0]
-    overrides = {"input_shape": tuple(data.feature_shape), **options}
-    if args.encoding_dim is not None:
-        overrides["encoding_dim"] = args.encoding_dim
-    if args.dropout_rate is not None:
-        overrides["dropout_rate"] = args.dropout_rate
-    model = build_conv_beta_vae(
-        args.preset or PRESET_FOR_DATA[kind], beta=beta, likelihood=args.likelihood,
-        seed=seed, **overrides,
-    )
-    return model, data
+def _report(files: dict) -> None:
+    for name, path in files.items():
+        print(f"Wrote {name}: {path}")
 
 
-def _speed_options(args) -> dict:
-    """`train_vae`'s speed and determinism arguments from the flags."""
+def _settings(args):
+    """`train_run`'s settings from the flags."""
+    from betavae_tf.runs import DataSettings, ModelSettings, ScheduleSettings
+
+    data = DataSettings(args.data, args.val_fraction, args.standardize, args.n_samples,
+                        args.image_size, args.seed)
+    arguments = {key[len("objective_"):]: value for key, value in vars(args).items()
+                 if key.startswith("objective_") and value is not None}
+    takes = CATALOG["objectives"][args.objective]["arguments"]
+    wrong = sorted(set(arguments) - set(takes))
+    if wrong:
+        flags = ", ".join("--" + w.replace("_", "-") for w in wrong)
+        raise ValueError(f"{flags} do(es) not apply to --objective {args.objective}; it takes "
+                         f"{', '.join('--' + t.replace('_', '-') for t in takes if t != 'dataset_size') or 'no options'}.")
+    model = ModelSettings(args.model, args.preset, args.likelihood, args.encoding_dim,
+                          args.dropout_rate, args.objective, arguments)
+    schedule = ScheduleSettings(args.anneal, args.start_beta, args.anneal_epochs, args.cycles)
+    return data, model, schedule
+
+
+def _speed(args) -> dict:
     from betavae_tf.distribute import resolve_strategy
 
     return {
         "strategy": resolve_strategy(args.strategy),  # before TF runs anything (multi-worker)
         "jit_compile": {"auto": "auto", "on": True, "off": False}[args.jit_compile],
         "steps_per_execution": args.steps_per_execution,
-        "endless_loop": args.endless_loop == "on",
-        "fused_adam": args.fused_adam == "on",
+        "endless_loop": args.endless_loop,
+        "fused_adam": args.fused_adam,
         "deterministic": args.deterministic,
     }
+
+
+# -------------------------------------------------------------------- commands
+def _train(args) -> int:
+    from betavae_tf.backup import read_backup_state
+    from betavae_tf.interrupts import TrainingInterrupted
+    from betavae_tf.runs import run_paths, train_run
+
+    data, model, schedule = _settings(args)
+    try:
+        result = train_run(
+            args.output_dir, data, model, schedule, beta=args.beta, epochs=args.epochs,
+            batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
+            clipnorm=args.clipnorm, model_format=args.model_format, resume=args.resume,
+            backup_dir=args.backup_dir, verbose=args.verbose, **_speed(args),
+        )
+    except TrainingInterrupted as error:
+        backup = run_paths(args.output_dir, args.backup_dir)["backup"]
+        state = read_backup_state(backup)
+        where = (f"the backup of epoch {state['epoch']} in {backup} is intact: run the same "
+                 "command with --resume to continue") if state else (
+                 "no epoch had finished, so there is nothing to resume")
+        print(f"\nbetavae-tf: {error.signal_name} stopped training; {where}.", file=sys.stderr)
+        return error.exit_code
+    summary = result.summary
+    print(f"\nEpochs run: {summary['epochs_run']} of {args.epochs}")
+    best = summary["best_validation"]
+    if best:
+        print(f"Best epoch {summary['best_epoch']}, validation: total {best['total_loss']:.3f}, "
+              f"reconstruction {best['reconstruction_loss']:.3f}, KL {best['kl_loss']:.3f} "
+              f"(β {best['beta']:.3g}, objective {args.objective})")
+    _report(summary["files"])
+    if result.diverged:
+        print(f"betavae-tf: error: {' '.join(str(result.diverged).split())}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _sweep(args) -> int:
+    import numpy as np
+
+    from betavae_tf.runs import DATA_SOURCES
+    from betavae_tf.sweep import beta_sweep
+
+    data, model, schedule = _settings(args)
+    prepared = data.load(args.batch_size)
+    preset = DATA_SOURCES[args.data.partition(":")[0]].preset
+    _, prepared = model.build(prepared, 1.0, data.seed, preset)
+    if not isinstance(prepared.train, np.ndarray):
+        raise ValueError("sweep needs in-memory data; image folders stream. Use mnist, dsprites, "
+                         "digits, csv or npy.")
+    output_dir = os.path.abspath(args.output_dir)
+    rows = beta_sweep(
+        lambda beta: model.build(prepared, beta, data.seed, preset)[0],
+        args.betas, prepared.train, prepared.test, output_dir,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        seed=data.seed, verbose=args.verbose,
+        kl_scheduler_factory=schedule.make if args.anneal_epochs > 0 else None,
+        clipnorm=args.clipnorm, log=print, **_speed(args), **_display_options(prepared),
+    )
+    with open(os.path.join(output_dir, "beta_sweep.md"), encoding="utf-8") as handle:
+        print(handle.read())
+    _report({
+        "table": os.path.join(output_dir, "beta_sweep.csv"),
+        "markdown table": os.path.join(output_dir, "beta_sweep.md"),
+        "plot": os.path.join(output_dir, "beta_sweep.png"),
+        "traversals": os.path.join(output_dir, "beta_sweep_traversals.png"),
+        "runs": ", ".join(os.path.join(output_dir, f"beta_{row['beta']:g}") for row in rows),
+    })
+    return 0
 
 
 def _display_options(data) -> dict:
@@ -319,307 +463,105 @@ def _display_options(data) -> dict:
     return options
 
 
-def _report(files: dict) -> None:
-    for name, path in files.items():
-        print(f"Wrote {name}: {path}")
-
-
-# -------------------------------------------------------------------- commands
-def _train(args) -> int:
-    from betavae_tf.run_lock import folder_lock
-
-    output_dir = os.path.abspath(args.output_dir)
-    checkpoint_dir = os.path.join(output_dir, "checkpoints")
-    backup_dir = os.path.abspath(args.backup_dir or os.path.join(checkpoint_dir, "backup"))
-    if backup_dir in (output_dir, checkpoint_dir):
-        raise ValueError(
-            f"--backup-dir {args.backup_dir!r} is the output folder itself; pass a folder of "
-            "its own for the backup (default OUTPUT_DIR/checkpoints/backup)."
+def _model_path(args) -> str:
+    """The model file: MODEL, else the checkpoint `train` wrote (`.h5` or `.keras`)."""
+    given = args.model_path or args.model_path_flag
+    if given:
+        return given
+    candidates = [p for p in (DEFAULT_MODEL + ".h5", DEFAULT_MODEL + ".keras") if os.path.isfile(p)]
+    if not candidates:
+        raise FileNotFoundError(
+            f"No model file at {DEFAULT_MODEL}.h5 or {DEFAULT_MODEL}.keras; train one first "
+            "(betavae-tf train) or pass the model's path."
         )
-    _check_folder_flag(output_dir, "--output-dir")
-    _check_folder_flag(backup_dir, "--backup-dir")
-    # One run per output folder, for the whole run (the OS drops the lock if it dies).
-    with folder_lock(checkpoint_dir, "output folder"):
-        return _train_locked(args, output_dir, checkpoint_dir, backup_dir)
-
-
-def _check_folder_flag(folder: str, flag: str) -> None:
-    from betavae_tf.validation import ensure_writable_folder
-
-    ensure_writable_folder(folder, "folder", f"pass {flag} naming a writable folder")
-
-
-def _train_locked(args, output_dir: str, checkpoint_dir: str, backup_dir: str) -> int:
-    import keras
-    import numpy as np
-
-    from betavae_tf import plot_vae_history, train_vae
-    from betavae_tf.callbacks import discard_backup, read_backup_state
-    from betavae_tf.interrupts import TrainingInterrupted
-    from betavae_tf.training import TrainingDivergedError, best_epoch, warmup_epochs
-
-    save_path = os.path.join(checkpoint_dir, f"best_vae.{args.model_format}")
-    plot_path = os.path.join(output_dir, "vae_loss_plot.png")
-    summary_path = os.path.join(checkpoint_dir, "train_summary.json")
-
-    speed = _speed_options(args)
-    options = _data_options(args)
-    keras.utils.set_random_seed(options["seed"])
-    data = _load_data(options, args.batch_size)
-    annealing = args.anneal_epochs > 0
-    model, data = _build_model(args, data, args.start_beta if annealing else args.beta, options["seed"])
-    if isinstance(data.train, np.ndarray) and args.batch_size > len(data.train):
-        raise ValueError(
-            f"--batch-size {args.batch_size} is larger than the {len(data.train)} training "
-            f"examples; pass --batch-size <= {len(data.train)}."
-        )
-
-    if not args.resume:  # a fresh run; --resume keeps it
-        if discard_backup(backup_dir):  # refuses a folder that is not a backup
-            print(f"Discarded the old backup in {backup_dir} (pass --resume to continue it).")
-    elif read_backup_state(backup_dir) is None:
-        print(f"No backup in {backup_dir}; starting a new run.")
-
-    scheduler = _make_scheduler(args, args.beta)
-    size = f"{len(data.train)} train / {len(data.validation)} validation examples" if isinstance(
-        data.train, np.ndarray) else "streamed images"
-    print(
-        f"Training a {args.model} β-VAE ({model.likelihood.name} likelihood, latent "
-        f"{model.encoding_dim}) on {options['data']}: {size} of shape {tuple(data.feature_shape)}, "
-        f"β → {args.beta}" + (f" ({args.anneal} schedule, {args.anneal_epochs} epochs)" if annealing else "")
-    )
-    diverged = None
-    try:
-        history, model = train_vae(
-            model, data.train, data.validation,
-            batch_size=args.batch_size, epochs=args.epochs,
-            learning_rate=args.learning_rate, save_path=save_path,
-            kl_scheduler=scheduler, patience=args.patience, verbose=args.verbose,
-            clipnorm=args.clipnorm, backup_dir=backup_dir, **speed,
-        )
-    except TrainingDivergedError as error:
-        diverged, history = error, error.history
-    except TrainingInterrupted as error:
-        state = read_backup_state(backup_dir)
-        where = (f"the backup of epoch {state['epoch']} in {backup_dir} is intact: run the same "
-                 "command with --resume to continue") if state else (
-                 "no epoch had finished, so there is nothing to resume")
-        print(f"\nbetavae-tf: {error.signal_name} stopped training; {where}.", file=sys.stderr)
-        return error.exit_code
-    plot_vae_history(history, plot_path)
-
-    files = {"plot": plot_path, "summary": summary_path}
-    if os.path.exists(save_path):
-        files["model"] = save_path
-    if data.standardizer is not None:
-        files["standardizer"] = os.path.join(checkpoint_dir, "standardizer.npz")
-        np.savez(files["standardizer"], mean=data.standardizer.mean, std=data.standardizer.std)
-    logs = history.history
-    try:
-        best = best_epoch(history, "val_loss", warmup_epochs(scheduler, args.epochs))
-        best_logs = {key[4:]: logs[key][best] for key in logs if key.startswith("val_")}
-    except ValueError:  # every watched epoch diverged
-        best, best_logs = None, {}
-    config = {**vars(args), **options}
-    summary = {
-        "config": config,
-        "image_shape": data.image_shape,
-        "epochs_run": len(logs.get("loss", [])),
-        "best_epoch": None if best is None else best + 1,
-        "best_validation": {k: float(v) for k, v in best_logs.items()},
-        "files": files,
-        "diverged": str(diverged) if diverged else None,
-    }
-    with open(summary_path, "w") as handle:
-        json.dump(summary, handle, indent=2)
-
-    print(f"\nEpochs run: {summary['epochs_run']} of {args.epochs}")
-    if best is not None:
-        print(
-            f"Best epoch {best + 1}, validation: total {{total_loss:.3f}}, reconstruction "
-            "{reconstruction_loss:.3f}, KL {kl_loss:.3f} (β {beta:.3g}, objective "
-            f"{model.objective.name})".format(**best_logs)
-        )
-    _report(files)
-    if diverged:
-        print(f"betavae-tf: error: {' '.join(str(diverged).split())}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _sweep(args) -> int:
-    import numpy as np
-
-    from betavae_tf.sweep import beta_sweep
-
-    speed = _speed_options(args)
-    options = _data_options(args)
-    data = _load_data(options, args.batch_size)
-    _, data = _build_model(args, data, 1.0, options["seed"])
-    if not isinstance(data.train, np.ndarray):
-        raise ValueError("sweep needs in-memory data; image folders stream. Use mnist, dsprites, digits, csv or npy.")
-    output_dir = os.path.abspath(args.output_dir)
-    rows = beta_sweep(
-        lambda beta: _build_model(args, data, beta, options["seed"])[0],
-        args.betas, data.train, data.test, output_dir,
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        seed=options["seed"], verbose=args.verbose,
-        kl_scheduler_factory=(lambda beta: _make_scheduler(args, beta)) if args.anneal_epochs > 0 else None,
-        clipnorm=args.clipnorm, **speed,
-        **_display_options(data),
-    )
-    print(open(os.path.join(output_dir, "beta_sweep.md")).read())
-    _report({
-        "table": os.path.join(output_dir, "beta_sweep.csv"),
-        "markdown table": os.path.join(output_dir, "beta_sweep.md"),
-        "plot": os.path.join(output_dir, "beta_sweep.png"),
-        "traversals": os.path.join(output_dir, "beta_sweep_traversals.png"),
-        "runs": ", ".join(os.path.join(output_dir, f"beta_{row['beta']:g}") for row in rows),
-    })
-    return 0
-
-
-# What `train` records of its data flags, and how each recorded value is checked.
-_RECORDED_DATA = {
-    "data": lambda v: isinstance(v, str) and _data_spec(v),
-    "val_fraction": lambda v: _bounded(float, 0.0, 0.9, True)(str(v)),
-    "standardize": lambda v: isinstance(v, bool) or None,
-    "n_samples": lambda v: not isinstance(v, bool) and _bounded(int, 4)(str(v)),
-    "image_size": lambda v: not isinstance(v, bool) and _bounded(int, 8)(str(v)),
-    "seed": lambda v: not isinstance(v, bool) and _bounded(int, 0)(str(v)),
-}
-
-
-def _recorded_config(model_path: str) -> dict:
-    """The data configuration `train` wrote beside the model (checked), or `{}`."""
-    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "train_summary.json")
-    if not os.path.exists(path):
-        return {}
-
-    def damaged(what: str) -> ValueError:
-        return ValueError(
-            f"The training summary {path!r} is damaged ({what}); delete it and pass the "
-            "data flags (--data ...) yourself."
-        )
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            summary = json.load(handle)
-    except (OSError, ValueError) as error:
-        raise damaged(" ".join(str(error).split())[:120]) from None
-    config = summary.get("config") if isinstance(summary, dict) else None
-    if not isinstance(config, dict):
-        raise damaged("no 'config' object")
-    for key, check in _RECORDED_DATA.items():
-        if config.get(key) is None:
-            continue
-        try:
-            valid = check(config[key])
-        except (argparse.ArgumentTypeError, ValueError):
-            valid = False
-        if valid is False or valid is None:
-            raise damaged(f"{key} is {config[key]!r}")
-    return config
+    return max(candidates, key=os.path.getmtime)  # the newer, if both are there
 
 
 def _load_model_and_data(args):
-    """The saved model, and (rebuilt as `train` had it) its data."""
+    """The saved model, its path, and (rebuilt as `train` had it) its data."""
     from betavae_tf import load_vae
-    from betavae_tf.data_sources import flatten
+    from betavae_tf.datasets.sources import flatten
+    from betavae_tf.runs import DataSettings, recorded_data_settings
 
-    model = load_vae(args.model_path)
-    recorded = _recorded_config(args.model_path)
-    data = _load_data(_data_options(args, recorded))
+    path = _model_path(args)
+    model = load_vae(path)
+    settings = recorded_data_settings(path)
+    if args.data is not None:
+        settings["data"] = args.data
+    data_settings = DataSettings(**settings)
+    data = data_settings.load()
     if len(model.feature_shape) == 1:
         data = flatten(data)
     if tuple(data.feature_shape) != tuple(model.feature_shape):
         raise ValueError(
             f"The model takes examples of shape {tuple(model.feature_shape)} but --data "
-            f"{_data_options(args, recorded)['data']} gives {tuple(data.feature_shape)}; pass the data it was trained on."
+            f"{data_settings.data} gives {tuple(data.feature_shape)}; pass the data it was trained on."
         )
     os.makedirs(args.output_dir, exist_ok=True)
-    return model, data
+    return model, path, data, data_settings
 
 
-def _generate(args) -> int:
-    from betavae_tf.pictures import plot_samples
-    from betavae_tf.validation import check_inside
-
-    model, data = _load_model_and_data(args)
-    path = os.path.join(args.output_dir, "samples.png")
-    images_dir = check_inside(args.output_dir, args.images_dir, "--images-dir")
-    plot_samples(model, n=args.n, seed=args.seed or 0, save_path=path, individual_dir=images_dir,
-                 **_display_options(data))
-    _report({"samples": path, f"{args.n} images": images_dir})
-    return 0
-
-
-def _reconstruct(args) -> int:
-    from betavae_tf.pictures import plot_reconstructions
-
-    model, data = _load_model_and_data(args)
-    path = os.path.join(args.output_dir, "reconstructions.png")
-    plot_reconstructions(model, data.test, n=args.n, save_path=path, **_display_options(data))
-    _report({"reconstructions": path})
-    return 0
-
-
-def _interpolate(args) -> int:
-    from betavae_tf.pictures import plot_interpolation
-
-    model, data = _load_model_and_data(args)
-    for name in ("start", "end"):
-        if getattr(args, name) >= len(data.test):
-            raise ValueError(
-                f"--{name} {getattr(args, name)} is out of range; the data has {len(data.test)} examples."
-            )
-    path = os.path.join(args.output_dir, "interpolation.png")
-    plot_interpolation(model, data.test[args.start], data.test[args.end], steps=args.steps,
-                       save_path=path, **_display_options(data))
-    _report({"interpolation": path})
-    return 0
-
-
-def _traverse(args) -> int:
+def _pictures(args) -> int:
     import numpy as np
 
-    from betavae_tf.pictures import plot_latent_traversals
+    from betavae_tf import pictures
 
-    model, data = _load_model_and_data(args)
-    path = os.path.join(args.output_dir, "traversals.png")
-    gif = os.path.join(args.output_dir, "traversals.gif") if args.gif else None
-    plot_latent_traversals(
-        model, data.test[:1000], n_dims=args.dims,
-        values=np.linspace(-args.limit, args.limit, args.columns),
-        save_path=path, gif_path=gif, **_display_options(data),
-    )
-    _report({"traversals": path, **({"animation": gif} if gif else {})})
-    return 0
+    model, _, data, settings = _load_model_and_data(args)
+    out = args.output_dir
+    display = _display_options(data)
+    files = {}
+    if args.command == "generate":
+        from betavae_tf.validation import check_inside
 
-
-def _latent_plot(args) -> int:
-    from betavae_tf.pictures import plot_latent_pca
-
-    model, data = _load_model_and_data(args)
-    path = os.path.join(args.output_dir, "latent_pca.png")
-    plot_latent_pca(model, data.test[:5000], labels=None if data.test_labels is None else data.test_labels[:5000],
-                    save_path=path, label_name=data.label_name or "label")
-    _report({"latent plot": path})
+        files["samples"] = os.path.join(out, "samples.png")
+        images_dir = check_inside(out, args.images_dir, "--images-dir")
+        pictures.plot_samples(model, n=args.n, seed=settings.seed, save_path=files["samples"],
+                              individual_dir=images_dir, **display)
+        files[f"{args.n} images"] = images_dir
+    elif args.command == "reconstruct":
+        files["reconstructions"] = os.path.join(out, "reconstructions.png")
+        pictures.plot_reconstructions(model, data.test, n=args.n, save_path=files["reconstructions"],
+                                      **display)
+    elif args.command == "interpolate":
+        for name in ("start", "end"):
+            if getattr(args, name) >= len(data.test):
+                raise ValueError(f"--{name} {getattr(args, name)} is out of range; the data has "
+                                 f"{len(data.test)} examples.")
+        files["interpolation"] = os.path.join(out, "interpolation.png")
+        pictures.plot_interpolation(model, data.test[args.start], data.test[args.end],
+                                    steps=args.steps, save_path=files["interpolation"], **display)
+    elif args.command == "traverse":
+        files["traversals"] = os.path.join(out, "traversals.png")
+        gif = os.path.join(out, "traversals.gif") if args.gif else None
+        pictures.plot_latent_traversals(
+            model, data.test[:1000], n_dims=None if args.dims == "all" else args.dims,
+            values=np.linspace(-args.limit, args.limit, args.columns),
+            save_path=files["traversals"], gif_path=gif, **display,
+        )
+        if gif:
+            files["animation"] = gif
+    else:
+        files["latent plot"] = os.path.join(out, "latent_pca.png")
+        labels = None if data.test_labels is None else data.test_labels[:5000]
+        pictures.plot_latent_pca(model, data.test[:5000], labels=labels,
+                                 save_path=files["latent plot"], label_name=data.label_name or "label")
+    _report(files)
     return 0
 
 
 def _evaluate(args) -> int:
+    import time
+
     from betavae_tf import metrics
-    from betavae_tf.data_sources import ground_truth_dataset
+    from betavae_tf.datasets.sources import ground_truth_dataset
     from betavae_tf.evaluation import DISENTANGLEMENT_METRICS, evaluate_disentanglement, plot_evaluation_report
 
-    model, data = _load_model_and_data(args)
-    options = _data_options(args, _recorded_config(args.model_path))
+    model, path, data, settings = _load_model_and_data(args)
     x = data.test[:2000]
     kl = metrics.kl_per_dimension(model, x)
     report = {
-        "model": os.path.abspath(args.model_path),
-        "data": options["data"],
+        "model": os.path.abspath(path),
+        "data": settings.data,
         "beta": model.beta,
         "diagnostics": {
             **{k: v for k, v in metrics.posterior_collapse_warning(model, x).items()
@@ -627,16 +569,20 @@ def _evaluate(args) -> int:
             "kl_per_dimension": [round(float(v), 5) for v in kl],
         },
     }
-    dataset = ground_truth_dataset(options["data"])
+    dataset = ground_truth_dataset(settings.data)
     if dataset is not None:
-        report["metrics"] = evaluate_disentanglement(
-            model, dataset, random_state=options["seed"],
-            metric_names=args.metrics or tuple(DISENTANGLEMENT_METRICS), scale=args.scale,
-        )
+        names = args.metrics or list(DISENTANGLEMENT_METRICS)
+        report["metrics"] = {}
+        for index, name in enumerate(names, 1):
+            print(f"[{index}/{len(names)}] {name} ...", end="", file=sys.stderr, flush=True)
+            start = time.perf_counter()
+            report["metrics"].update(evaluate_disentanglement(
+                model, dataset, random_state=settings.seed, metric_names=(name,), scale=args.scale))
+            print(f" {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     if args.iwae_samples:
         from betavae_tf.marginal_likelihood import log_likelihood
 
-        values = log_likelihood(model, data.test[:1000], num_samples=args.iwae_samples, seed=options["seed"])
+        values = log_likelihood(model, data.test[:1000], num_samples=args.iwae_samples, seed=settings.seed)
         report["log_likelihood"] = {"mean": float(values.mean()), "examples": len(values),
                                     "num_samples": args.iwae_samples}
     json_path = os.path.join(args.output_dir, "evaluation.json")
@@ -644,34 +590,26 @@ def _evaluate(args) -> int:
     with open(json_path, "w") as handle:
         json.dump(report, handle, indent=2)
     plot_evaluation_report(model, x, report.get("metrics"), png_path)
-    print(json.dumps(report))
+    print(json.dumps(report, indent=2))
     _report({"evaluation": json_path, "report": png_path})
     return 0
 
 
-COMMANDS = {
-    "train": _train,
-    "sweep": _sweep,
-    "generate": _generate,
-    "reconstruct": _reconstruct,
-    "interpolate": _interpolate,
-    "traverse": _traverse,
-    "latent-plot": _latent_plot,
-    "evaluate": _evaluate,
-}
+COMMANDS = {"train": _train, "sweep": _sweep, "evaluate": _evaluate, **dict.fromkeys(PICTURES, _pictures)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `betavae-tf` console script."""
-    from betavae_tf.interrupts import TrainingInterrupted, interruptible
-
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from betavae_tf.interrupts import TrainingInterrupted, interruptible
+
         with interruptible():
+            _quiet_tensorflow()
             return COMMANDS[args.command](args)
     except (ValueError, OSError) as error:
-        message = " ".join(str(error).split())
+        message = _in_flag_words(" ".join(str(error).split()), parser)
         parser.exit(2, f"betavae-tf: error: {message}\n")
     except KeyboardInterrupt as error:  # TrainingInterrupted, or Ctrl-C before the handler
         code = error.exit_code if isinstance(error, TrainingInterrupted) else 130

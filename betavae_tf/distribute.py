@@ -18,7 +18,7 @@ Three strategies (`resolve_strategy`):
 Losses are averaged over the *global* batch: each replica differentiates
 its share `n_r / N` of the global batch's mean loss and Keras's optimizer sums
 the replicas' gradients, so one step on R replicas equals one step on one
-device with the whole batch (see `betavae_tf.models._global_batch`).
+device with the whole batch (see `betavae_tf.replicas.global_batch_losses`).
 
 A training run on a strategy goes: `strategy = resolve_strategy(name)` (for
 `"multi-worker"` before TensorFlow has run anything), `model =
@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -42,8 +41,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from betavae_tf.callbacks import BestModelCheckpoint, TrainingBackup
-from betavae_tf.models import BetaVAE
+from betavae_tf import keras_internals
+from betavae_tf.backup import TrainingBackup
+from betavae_tf.callbacks import BestModelCheckpoint
+from betavae_tf.datasets.pipeline import batches_per_pass
+from betavae_tf.models import BetaVAE, check_beta_vae
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
 
@@ -213,12 +215,11 @@ def replicate_model(model: BetaVAE, strategy: tf.distribute.Strategy | None) -> 
         ValueError: if `model` is not a `BetaVAE`, or cannot be rebuilt from
             its config (then build it inside `strategy.scope()` yourself).
     """
-    if not isinstance(model, BetaVAE):
-        raise ValueError(f"model must be a BetaVAE; got {type(model).__name__}.")
+    check_beta_vae(model)
     if strategy is None:
         return model
     replica = model
-    if getattr(model, "_distribute_strategy", None) is not strategy:
+    if keras_internals.distribute_strategy_of(model) is not strategy:
         try:
             with strategy.scope():
                 replica = type(model).from_config(model.get_config())
@@ -315,7 +316,7 @@ def _steps(data, batch_size: int) -> int | None:
     if isinstance(data, tf.data.Dataset):
         cardinality = int(data.cardinality())
         return cardinality if cardinality >= 0 else None
-    return math.ceil(len(data) / batch_size)
+    return batches_per_pass(len(data), batch_size)
 
 
 def _local_checkpoints(callbacks: Sequence, folder: str) -> list:
@@ -419,8 +420,7 @@ def fit_distributed(
     """
     default = strategy is None
     strategy = strategy or tf.distribute.get_strategy()
-    if not isinstance(model, BetaVAE):
-        raise ValueError(f"model must be a BetaVAE; got {type(model).__name__}.")
+    check_beta_vae(model)
     if not default and getattr(model, "_distribute_strategy", None) is not strategy:
         raise ValueError(
             "The model's variables were not created in this strategy's scope; pass "
@@ -486,7 +486,7 @@ def _fit_loop(model, x_train, x_val, strategy, batch_size, epochs, callbacks, ve
     training_logs = None
     logs = {}
     # A TrainingBackup that restored a backup sets where to continue (as in fit).
-    first_epoch = getattr(model, "_initial_epoch", None) or 0
+    first_epoch = keras_internals.initial_epoch(model) or 0
     for epoch in range(first_epoch, epochs):
         model.reset_metrics()
         callback_list.on_epoch_begin(epoch)

@@ -1,17 +1,22 @@
-"""Evaluating a trained β-VAE: every metric at once, and a one-page report."""
+"""Evaluating a trained β-VAE: every metric at once, a one-page report, and
+`MetricsLogger`, which logs them during training."""
 
 from __future__ import annotations
 
 import inspect
+import math
 import os
 from typing import Sequence
 
+import keras
 import numpy as np
 from matplotlib.figure import Figure
 
 from betavae_tf import metrics
 from betavae_tf.plotting import figure_to_rgba
-from betavae_tf.validation import check_float
+from betavae_tf.validation import check_float, check_int
+
+__all__ = ['DISENTANGLEMENT_METRICS', 'MetricsLogger', 'SCORES', 'evaluate_disentanglement', 'flat_scores', 'plot_evaluation_report', 'scaled_hyper_parameters']
 
 DISENTANGLEMENT_METRICS = {
     "mig": metrics.mig,
@@ -146,3 +151,53 @@ def plot_evaluation_report(
         os.makedirs(os.path.dirname(os.path.abspath(save_path)), exist_ok=True)
         figure.savefig(save_path, dpi=100)
     return figure
+
+
+class MetricsLogger(keras.callbacks.Callback):
+    """Logs KL per latent dimension and disentanglement metrics every N epochs.
+
+    At the end of every `every_n_epochs`-th epoch it adds `kl_dim_<j>` (mean
+    KL of latent j over `x`, nats) and, when a ground-truth `dataset` is
+    given, one number per chosen metric (`mig`, `beta_vae_score`,
+    `factor_vae_score`, `dci_disentanglement`, `dci_completeness`,
+    `dci_informativeness`, `sap`) to the logs, so they land in the History.
+    Other epochs log NaN under the same keys, which keeps History's lists
+    aligned with the epochs.
+
+    Args:
+        x: examples `(n, *feature_shape)` for the KL per dimension.
+        dataset: optional `betavae_tf.datasets.GroundTruthData`.
+        metrics: metric names (see `betavae_tf.evaluation.DISENTANGLEMENT_METRICS`).
+            Defaults to `("mig",)`.
+        every_n_epochs: period in epochs. Defaults to 5.
+        scale: fraction of the metrics' default point counts. Defaults to 0.1.
+        random_state: seed of the metrics. Defaults to 0.
+    """
+
+    def __init__(self, x, dataset=None, metrics=("mig",), every_n_epochs: int = 5,
+                 scale: float = 0.1, random_state: int = 0):
+        super().__init__()
+        self.x = x
+        self.dataset = dataset
+        self.metrics = tuple(metrics) if dataset is not None else ()
+        unknown = sorted(set(self.metrics) - set(DISENTANGLEMENT_METRICS))
+        if unknown:
+            raise ValueError(
+                f"Unknown metric(s) {unknown}; choose from {sorted(DISENTANGLEMENT_METRICS)}."
+            )
+        self.every_n_epochs = check_int("every_n_epochs", every_n_epochs)
+        self.scale = check_float("scale", scale, exclusive_minimum=True)
+        self.random_state = random_state
+        self.score_names = [log for metric, _, log, _ in SCORES if metric in self.metrics]
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        due = (epoch + 1) % self.every_n_epochs == 0
+        kl = metrics.kl_per_dimension(self.model, self.x) if due else [math.nan] * self.model.encoding_dim
+        logs.update({f"kl_dim_{j}": float(value) for j, value in enumerate(kl)})
+        scores = dict.fromkeys(self.score_names, math.nan)
+        if due and self.metrics:
+            scores.update(flat_scores(evaluate_disentanglement(
+                self.model, self.dataset, self.random_state, self.metrics, self.scale)))
+        logs.update(scores)

@@ -1,26 +1,39 @@
-"""The `BetaVAE` Keras model."""
+"""The `BetaVAE` Keras model: encoder, sampling, decoder, and one training step.
+
+What the model minimises besides the reconstruction is its objective
+(`betavae_tf.objectives`); the replica maths of data-parallel training are in
+`betavae_tf.replicas`.
+"""
 
 from __future__ import annotations
 
 import copy
-from typing import Callable, NamedTuple
+import inspect
 
 import keras
 import tensorflow as tf
 from keras import ops
 
+from betavae_tf import replicas
 from betavae_tf.layers import LearnedLogVariance, Sampling
-from betavae_tf.losses import (
-    TCVAE_ESTIMATORS,
-    capacity_at_step,
-    free_bits_kl,
-    get_likelihood,
-    kl_divergence,
-    tcvae_decomposition,
-)
+from betavae_tf.losses import get_likelihood, kl_divergence
 from betavae_tf.networks import build_dense_decoder, build_dense_encoder
+from betavae_tf.objectives import (
+    LEGACY_ARGUMENTS,
+    LEGACY_OBJECTIVES,
+    OBJECTIVES,
+    Objective,
+    Posterior,
+    check_legacy_argument,
+    deserialize_objective,
+    get_objective,
+    legacy_default,
+    resolve_objective,
+)
 from betavae_tf.train_loop import endless_train_function, uses_endless_loop
-from betavae_tf.validation import check_choice, check_float, check_int
+from betavae_tf.validation import check_float, check_int
+
+__all__ = ["BetaVAE", "OBJECTIVES", "check_beta_vae", "get_objective"]
 
 
 def _features_of(data):
@@ -43,191 +56,49 @@ def _example_shape(model: keras.Model, role: str) -> tuple:
     return shape
 
 
-# --------------------------------------------------------- data parallelism
-# Under a multi-replica `tf.distribute` strategy (MirroredStrategy with
-# `fit`, or the multi-worker loop of `betavae_tf.distribute`) every replica
-# runs `train_step` on its slice of the global batch, and Keras's optimizer
-# SUMS the replicas' gradients (`_all_reduce_sum_gradients`). The helpers
-# below make that sum the single-device gradient of the global batch. On one
-# device they return their inputs unchanged.
+def check_beta_vae(model, name: str = "model") -> None:
+    """Raises a one-line `ValueError` unless `model` is a `BetaVAE`."""
+    if not isinstance(model, BetaVAE):
+        raise ValueError(f"{name} must be a BetaVAE; got {type(model).__name__}.")
 
 
-def _multi_replica_context():
-    """The replica context of a step under a multi-replica strategy, else None."""
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return None
-    return context
+class _ObjectiveArgument:
+    """A betavae_tf 0.1 argument of `BetaVAE` (`gamma`, `dataset_size`, ...).
 
-
-def _global_batch(losses: dict, x) -> tuple[dict, object]:
-    """One replica's batch losses, seen over the global batch.
-
-    Replica `r` holds `n_r` of the global batch's `N = Σ_r n_r` examples
-    (`x` has shape `(n_r, *feature_shape)`; `n_r` may be 0 for a last batch
-    smaller than the replicas) and `losses` are means over its `n_r`. One
-    all-reduce gives `N` and the global means `Σ_r n_r · loss_r / N`,
-    identical on every replica (exact for terms that are means of
-    per-example values, such as the reconstruction and KL).
-
-    Returns:
-        `(global_losses, objective)`: the dict to log, and the scalar this
-        replica differentiates, `(n_r / N) · total_loss_r`, whose gradients
-        summed over the replicas are the gradient of the global batch's mean
-        loss. On one device: `(losses, losses["total_loss"])`.
+    Reads and sets the objective's value when the objective takes it; else the
+    value given to `BetaVAE` (0.1 kept those), or the 0.1 default.
     """
-    context = _multi_replica_context()
-    if context is None:
-        return losses, losses["total_loss"]
-    n = ops.cast(ops.shape(x)[0], "float32")
-    names = sorted(losses)
-    local = [  # an empty replica's means are NaN; it contributes nothing
-        ops.where(n > 0, tf.stop_gradient(ops.cast(losses[k], "float32")), 0.0) * n
-        for k in names
-    ]
-    totals = tf.stop_gradient(context.all_reduce(tf.distribute.ReduceOp.SUM, ops.stack([n, *local])))
-    share = n / totals[0]
-    objective = ops.where(n > 0, losses["total_loss"], 0.0) * share
-    return {k: totals[i + 1] / totals[0] for i, k in enumerate(names)}, objective
+
+    def __set_name__(self, owner, name):
+        self.legacy, self.name = name, LEGACY_ARGUMENTS[name][1]
+
+    def __get__(self, model, owner=None):
+        if model is None:
+            return self
+        if hasattr(model.objective, self.name):
+            return getattr(model.objective, self.name)
+        return model._unused_arguments.get(self.legacy, legacy_default(self.legacy))
+
+    def __set__(self, model, value):
+        value = check_legacy_argument(self.legacy, value)
+        if hasattr(model.objective, self.name):
+            setattr(model.objective, self.name, value)
+        else:
+            model._unused_arguments[self.legacy] = value
 
 
-def _draw_posterior_sample(sampling: Sampling, z_mean, z_log_var):
-    """`z ~ N(z_mean, exp(z_log_var))` from `sampling`'s seed generator.
-
-    On one device this is `sampling((z_mean, z_log_var))`. The generator's
-    state is mirrored, so under a multi-replica strategy every replica would
-    draw the same `eps`; the replica id is folded into the seed to give each
-    its own noise.
-    """
-    context = _multi_replica_context()
-    if context is None:
-        return sampling((z_mean, z_log_var))
-    seed = tf.random.experimental.stateless_fold_in(
-        ops.cast(sampling.seed_generator.next(), "int32"),
-        ops.cast(context.replica_id_in_sync_group, "int32"),
+def _objective_variable(name: str) -> property:
+    return property(
+        lambda model: model.objective.variables.get(name),
+        doc=f"The objective's `{name}` variable, or `None` if it has none.",
     )
-    eps = tf.random.stateless_normal(ops.shape(z_mean), seed=seed, dtype=z_mean.dtype)
-    return z_mean + ops.exp(0.5 * z_log_var) * eps
-
-
-def _clipped_across_replicas(optimizer, gradients: list) -> list:
-    """Makes gradient clipping act on the summed gradient of all replicas.
-
-    Keras's optimizer clips each replica's gradient *before* summing them, so
-    `clipnorm`/`clipvalue`/`global_clipnorm` would clip partial gradients.
-    Under a multi-replica strategy with clipping set, this sums the gradients
-    here, clips the sum as the optimizer would, and returns it divided by the
-    number of replicas: the optimizer's own clipping then leaves it unchanged
-    (its norm and values are below the limits) and its sum restores the
-    clipped total. Otherwise returns `gradients` unchanged.
-    """
-    context = _multi_replica_context()
-    clips = any(getattr(optimizer, name, None) for name in ("clipnorm", "clipvalue", "global_clipnorm"))
-    if context is None or not clips or getattr(optimizer, "gradient_accumulation_steps", None):
-        return gradients
-    present = [g for g in gradients if g is not None]
-    summed = iter(optimizer._clip_gradients(context.all_reduce(tf.distribute.ReduceOp.SUM, present)))
-    replicas = context.num_replicas_in_sync
-    return [None if g is None else next(summed) / replicas for g in gradients]
-
-
-# --------------------------------------------------------------- objectives
-# Each objective turns one batch's posterior and analytic KL into the term
-# added to the reconstruction, plus the extra values it logs. They read every
-# weight from a model *variable*, so callbacks that change one between steps
-# change what the compiled training step computes.
-
-
-def _beta_objective(model, z, z_mean, z_log_var, kl) -> dict:
-    """Higgins et al. (2017): β · KL."""
-    return {"regulariser": model.beta_variable * model._objective_kl(z_mean, z_log_var, kl)}
-
-
-def _capacity_objective(model, z, z_mean, z_log_var, kl) -> dict:
-    """Burgess et al. (2018): γ · |KL − C|, with C ramped over the steps."""
-    capacity = capacity_at_step(model.step_counter, model.capacity_max, model.capacity_steps)
-    kl_term = model._objective_kl(z_mean, z_log_var, kl)
-    return {
-        "regulariser": model.gamma_variable * ops.abs(kl_term - capacity),
-        "capacity": capacity,
-    }
-
-
-def _tcvae_objective(model, z, z_mean, z_log_var, kl) -> dict:
-    """Chen et al. (2018): α · MI + β · TC + γ_dw · dimension-wise KL."""
-    if model.dataset_size is None:
-        raise ValueError(
-            "The 'tcvae' objective needs the number of training examples: pass "
-            "BetaVAE(..., dataset_size=N) (train_vae fills it in for array data). "
-            "Received: dataset_size=None"
-        )
-    mi, tc, dw = (
-        ops.mean(term)
-        for term in tcvae_decomposition(
-            z, z_mean, z_log_var, model.dataset_size, model.tcvae_estimator
-        )
-    )
-    return {
-        "regulariser": model.alpha_variable * mi
-        + model.beta_variable * tc
-        + model.gamma_dw_variable * dw,
-        "mutual_information": mi,
-        "total_correlation": tc,
-        "dimension_wise_kl": dw,
-    }
-
-
-class Objective(NamedTuple):
-    """A training objective: reconstruction + `regulariser`.
-
-    Attributes:
-        name: the registry key.
-        regulariser: `f(model, z, z_mean, z_log_var, kl) -> dict` with the
-            scalar `"regulariser"` added to the reconstruction loss and every
-            name in `averaged_terms` and `current_values`.
-        averaged_terms: extra loss terms logged like `kl_loss` (averaged
-            over the epoch).
-        current_values: values logged like `beta` (the value at the last
-            step), e.g. the capacity C.
-        weights: names of the model's extra non-trainable scalar weights
-            (besides β) the objective reads.
-    """
-
-    name: str
-    regulariser: Callable
-    averaged_terms: tuple = ()
-    current_values: tuple = ()
-    weights: tuple = ()
-
-
-OBJECTIVES: dict[str, Objective] = {
-    "beta": Objective("beta", _beta_objective),
-    "capacity": Objective(
-        "capacity", _capacity_objective, current_values=("capacity",), weights=("gamma",)
-    ),
-    "tcvae": Objective(
-        "tcvae",
-        _tcvae_objective,
-        averaged_terms=("mutual_information", "total_correlation", "dimension_wise_kl"),
-        weights=("alpha", "gamma_dw"),
-    ),
-}
-
-
-def get_objective(name: str) -> Objective:
-    """Returns the registered objective called `name`.
-
-    Raises:
-        ValueError: if `name` is not registered; the message lists the names.
-    """
-    return check_choice("objective", name, OBJECTIVES)
 
 
 @keras.saving.register_keras_serializable(package="betavae_tf")
 class BetaVAE(keras.Model):
-    """A β-Variational Autoencoder: reconstruction + β · KL.
+    """A β-Variational Autoencoder: reconstruction + the objective's regulariser.
 
-    By default it is the seed document's dense network (see
+    By default it is the dense network of the original Keras β-VAE (see
     `betavae_tf.networks`). Image models pass their own `encoder` (mapping
     `x` to `[z_mean, z_log_var]`) and `decoder` (mapping `z` to the raw
     parameters of the chosen `likelihood`), and reuse the same training step.
@@ -236,42 +107,29 @@ class BetaVAE(keras.Model):
     `reconstruction = mean_i NLL(x_i | z_i)` (for `"mse"` the sum of squared
     errors; for `"gaussian"` the Gaussian NLL with the learned per-feature
     variance `exp(log_variance)`),
-    `kl = mean_i −0.5 Σ_j (1 + log σ²_ij − μ²_ij − σ²_ij)` and, for the
-    default `objective="beta"` (Higgins et al., 2017),
-    `total = reconstruction + β · kl`. The other objectives:
-
-    * `"capacity"` (Burgess et al., 2018): `total = reconstruction +
-      γ · |kl − C|`, with the capacity `C = min(C_max, C_max · s / S)` after
-      `s` training steps (`S = capacity_steps`). `s` is the model's
-      `step_counter` variable, which each training step increments and which
-      is saved with the model, so a reloaded model continues the ramp even
-      with a fresh optimizer. β is not used.
-    * `"tcvae"` (Chen et al., 2018): `total = reconstruction + α · MI +
-      β · TC + γ_dw · DW`, the KL split into index-code mutual information,
-      total correlation and dimension-wise KL, estimated by minibatch-weighted
-      sampling (see `betavae_tf.losses.tcvae_decomposition`; the estimates
-      carry constant `log N` offsets). Needs `dataset_size`.
-
-    With `free_bits = λ > 0` (Kingma et al., 2016) the `"beta"` and
-    `"capacity"` objectives use `Σ_j max(λ, mean_i KL_ij)` in place of `kl`
-    (see `betavae_tf.losses.free_bits_kl`); the logged `kl_loss` is always
-    the true analytic KL.
+    `kl = mean_i −0.5 Σ_j (1 + log σ²_ij − μ²_ij − σ²_ij)` and
+    `total = reconstruction + regulariser`, where the objective
+    (`betavae_tf.objectives`) gives the regulariser: `β · kl` for the default
+    `"beta"` (Higgins et al., 2017); `γ · |kl − C|` for `"capacity"`
+    (Burgess et al., 2018); `α · MI + β · TC + γ_dw · DW` for `"tcvae"`
+    (Chen et al., 2018). Free bits (Kingma et al., 2016) are an option of
+    the objectives that weigh the KL itself.
 
     Logs: `loss` (= `total_loss`), `total_loss`, `reconstruction_loss`,
-    `kl_loss` and `beta`; plus `capacity` for `"capacity"`, and
-    `mutual_information`, `total_correlation` and `dimension_wise_kl` for
-    `"tcvae"`.
+    `kl_loss` (always the true analytic KL) and `beta`, plus the objective's
+    terms (`capacity`; `mutual_information`, `total_correlation`,
+    `dimension_wise_kl`; ...).
 
-    β and every other objective weight (γ, α, γ_dw) live in non-trainable
-    variables (`beta_variable`, `gamma_variable`, ...), so a callback that
-    changes one between epochs or steps changes what the compiled training
-    step computes.
+    β and every other objective weight live in non-trainable variables
+    (`beta_variable`, `gamma_variable`, ...), so a callback that changes one
+    between epochs or steps changes what the compiled training step computes.
 
     Args:
         input_dim: number of input features for the default dense network.
             Ignored (and may be `None`) when `encoder` and `decoder` are given.
         encoding_dim: latent size. Defaults to 16.
-        beta: weight of the KL term, >= 0. Defaults to 1.0.
+        beta: weight β of the KL term (of the TC for `"tcvae"`), >= 0.
+            Defaults to 1.0.
         dropout_rate: dropout rate of the default networks. Defaults to 0.2.
         likelihood: reconstruction likelihood name, one of
             `betavae_tf.losses.LIKELIHOODS`: `"mse"`, `"bernoulli"` (decoder
@@ -282,29 +140,14 @@ class BetaVAE(keras.Model):
         decoder: optional Keras model `z -> decoder output`.
         seed: optional integer making the posterior and prior sampling
             reproducible. Defaults to `None`.
-        objective: `"beta"`, `"capacity"` or `"tcvae"` (see above; the
-            registry is `betavae_tf.models.OBJECTIVES`). Defaults to `"beta"`.
-        gamma: γ, the weight of `|kl − C|` for `"capacity"`, >= 0. Defaults
-            to 1000.0, Burgess et al.'s value for dSprites.
-        capacity_max: C_max in nats for `"capacity"`, >= 0. Defaults to
-            25.0 (Burgess et al., dSprites).
-        capacity_steps: training steps over which C rises linearly from 0 to
-            `capacity_max`, >= 0 (0: C_max from the start). Defaults to
-            100000 (Burgess et al., dSprites).
-        free_bits: λ, free nats per latent dimension for `"beta"` and
-            `"capacity"`, >= 0; 0 turns free bits off. Defaults to 0.0.
-        dataset_size: N, the number of training examples, for `"tcvae"`'s
-            minibatch-weighted sampling; `train_vae` fills it in from array
-            data when it is `None`. Defaults to `None`.
-        alpha: α, the weight of the mutual information for `"tcvae"`, >= 0.
-            Defaults to 1.0 (Chen et al.; the TC weight is `beta`, which
-            Chen et al. set to about 6).
-        gamma_dw: γ_dw, the weight of the dimension-wise KL for `"tcvae"`,
-            >= 0. Defaults to 1.0 (Chen et al.).
-        tcvae_estimator: how `"tcvae"` estimates log q(z): `"mws"`
-            (minibatch-weighted sampling, Chen et al.'s default; its logged
-            terms carry constant `log N` offsets) or `"mss"`
-            (minibatch-stratified sampling, no offsets). Defaults to `"mws"`.
+        objective: a name in `betavae_tf.objectives.OBJECTIVES` (`"beta"`,
+            `"capacity"`/`"annealed"`, `"tcvae"`, ...) or an `Objective`
+            such as `Capacity(gamma=100.0)`. Defaults to `"beta"`.
+        gamma, capacity_max, capacity_steps, free_bits, dataset_size, alpha,
+            gamma_dw, tcvae_estimator: the objective's arguments by name, as
+            betavae_tf 0.1 took them (`tcvae_estimator` is `TCVAE`'s
+            `estimator`); `None` takes the objective's default. Pass them
+            with a name for `objective`, or to the `Objective` itself.
         **kwargs: standard `keras.Model` arguments (`name`, ...).
 
     Example:
@@ -314,7 +157,21 @@ class BetaVAE(keras.Model):
     >>> z_mean, z_log_var = model.encode(np.zeros((2, 64), "float32"))
     >>> tuple(z_mean.shape)
     (2, 16)
+    >>> BetaVAE(input_dim=64, objective="capacity", gamma=100.0).objective
+    Capacity(gamma=100.0, capacity_max=25.0, capacity_steps=100000, free_bits=0.0)
     """
+
+    gamma = _ObjectiveArgument()
+    capacity_max = _ObjectiveArgument()
+    capacity_steps = _ObjectiveArgument()
+    free_bits = _ObjectiveArgument()
+    dataset_size = _ObjectiveArgument()
+    alpha = _ObjectiveArgument()
+    gamma_dw = _ObjectiveArgument()
+    tcvae_estimator = _ObjectiveArgument()
+    gamma_variable = _objective_variable("gamma")
+    alpha_variable = _objective_variable("alpha")
+    gamma_dw_variable = _objective_variable("gamma_dw")
 
     def __init__(
         self,
@@ -326,40 +183,27 @@ class BetaVAE(keras.Model):
         encoder: keras.Model | None = None,
         decoder: keras.Model | None = None,
         seed: int | None = None,
-        objective: str = "beta",
-        gamma: float = 1000.0,
-        capacity_max: float = 25.0,
-        capacity_steps: int = 100000,
-        free_bits: float = 0.0,
+        objective: str | Objective = "beta",
+        gamma: float | None = None,
+        capacity_max: float | None = None,
+        capacity_steps: int | None = None,
+        free_bits: float | None = None,
         dataset_size: int | None = None,
-        alpha: float = 1.0,
-        gamma_dw: float = 1.0,
-        tcvae_estimator: str = "mws",
+        alpha: float | None = None,
+        gamma_dw: float | None = None,
+        tcvae_estimator: str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         beta = check_float("beta", beta)
-        self.objective = get_objective(objective)
-        # γ, α and γ_dw as given: the initial values of the variables of the
-        # objectives that use them, and the values reported (and kept in the
-        # config) for those that do not.
-        self._weight_values = {
-            "gamma": check_float("gamma", gamma),
-            "alpha": check_float("alpha", alpha),
-            "gamma_dw": check_float("gamma_dw", gamma_dw),
-        }
-        self.capacity_max = check_float("capacity_max", capacity_max)
-        self.capacity_steps = check_int("capacity_steps", capacity_steps, minimum=0)
-        self.free_bits = check_float("free_bits", free_bits)
-        if self.free_bits > 0 and self.objective.name == "tcvae":
-            raise ValueError(
-                "free_bits works with the 'beta' and 'capacity' objectives, not "
-                f"'tcvae'. Received: free_bits={free_bits!r}"
-            )
-        self.dataset_size = (
-            None if dataset_size is None else check_int("dataset_size", dataset_size)
+        objective, self._unused_arguments = resolve_objective(
+            objective, gamma=gamma, capacity_max=capacity_max, capacity_steps=capacity_steps,
+            free_bits=free_bits, dataset_size=dataset_size, alpha=alpha, gamma_dw=gamma_dw,
+            tcvae_estimator=tcvae_estimator,
         )
-        self.tcvae_estimator = check_choice("tcvae_estimator", tcvae_estimator, TCVAE_ESTIMATORS)
+        if objective.variables:  # built for another model: this one gets a copy
+            objective = type(objective).from_config(objective.get_config())
+        self.objective = objective
         self.dropout_rate = check_float(
             "dropout_rate", dropout_rate, maximum=1.0, exclusive_maximum=True
         )
@@ -389,30 +233,14 @@ class BetaVAE(keras.Model):
         self._prior_seed_generator = keras.random.SeedGenerator(
             None if self.seed is None else self.seed + 1
         )
+        # β first, then the objective's weights: the order 0.1's files hold them in.
         self.beta_variable = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(beta),
             trainable=False,
             name="beta",
         )
-        # The other objective weights exist only for the objectives that read
-        # them, so a "beta" model has exactly the weights it always had.
-        for weight in ("gamma", "alpha", "gamma_dw"):
-            variable = None
-            if weight in self.objective.weights:
-                variable = self.add_weight(
-                    shape=(),
-                    initializer=keras.initializers.Constant(self._weight_values[weight]),
-                    trainable=False,
-                    name=weight,
-                )
-            setattr(self, f"{weight}_variable", variable)
-        self.step_counter = None
-        if self.objective.name == "capacity":
-            self.step_counter = self.add_weight(
-                shape=(), initializer="zeros", dtype="int64", trainable=False,
-                name="step_counter",
-            )
+        self.objective.build(self)
         # log σ² of the "gaussian" likelihood, one per feature, learned with
         # the networks; other likelihoods have no variance to learn. It lives
         # in a layer because Keras's .h5 writer cannot save a second
@@ -422,6 +250,9 @@ class BetaVAE(keras.Model):
             self.log_variance_layer = LearnedLogVariance(
                 self.feature_shape, name="log_variance"
             )
+        # Networks the objective trains itself (saved with the model, kept
+        # out of the model's optimizer); none for most objectives.
+        self.objective_networks = list(self.objective.networks)
         # Train endless input through betavae_tf.train_loop (see fit());
         # a run-time option like jit_compile, not part of the config.
         self.endless_loop = True
@@ -487,46 +318,10 @@ class BetaVAE(keras.Model):
     def beta(self, value: float):
         self.beta_variable.assign(check_float("beta", value))
 
-    def _get_weight(self, name: str) -> float:
-        variable = getattr(self, f"{name}_variable")
-        if variable is None:  # the objective does not use it
-            return self._weight_values[name]
-        return float(ops.convert_to_numpy(variable))
-
-    def _set_weight(self, name: str, value: float):
-        value = check_float(name, value)
-        variable = getattr(self, f"{name}_variable")
-        if variable is None:
-            self._weight_values[name] = value
-        else:
-            variable.assign(value)
-
     @property
-    def gamma(self) -> float:
-        """γ of the `"capacity"` objective (a float view of `gamma_variable`)."""
-        return self._get_weight("gamma")
-
-    @gamma.setter
-    def gamma(self, value: float):
-        self._set_weight("gamma", value)
-
-    @property
-    def alpha(self) -> float:
-        """α of the `"tcvae"` objective (a float view of `alpha_variable`)."""
-        return self._get_weight("alpha")
-
-    @alpha.setter
-    def alpha(self, value: float):
-        self._set_weight("alpha", value)
-
-    @property
-    def gamma_dw(self) -> float:
-        """γ_dw of the `"tcvae"` objective (a float view of `gamma_dw_variable`)."""
-        return self._get_weight("gamma_dw")
-
-    @gamma_dw.setter
-    def gamma_dw(self, value: float):
-        self._set_weight("gamma_dw", value)
+    def step_counter(self):
+        """The objective's training-step counter variable (`"capacity"`), else `None`."""
+        return getattr(self.objective, "step_counter", None)
 
     @property
     def capacity(self) -> float | None:
@@ -534,9 +329,7 @@ class BetaVAE(keras.Model):
         `"capacity"` model uses; `None` for the other objectives."""
         if self.step_counter is None:
             return None
-        return float(ops.convert_to_numpy(
-            capacity_at_step(self.step_counter, self.capacity_max, self.capacity_steps)
-        ))
+        return float(ops.convert_to_numpy(self.objective.capacity))
 
     @property
     def metrics(self):
@@ -546,6 +339,13 @@ class BetaVAE(keras.Model):
             self.kl_loss_tracker,
             *self.objective_trackers,
         ]
+
+    @property
+    def vae_weights(self) -> list:
+        """The trainable weights the model's own optimizer updates: all but
+        those of the objective's networks."""
+        skip = {id(w) for network in self.objective_networks for w in network.trainable_weights}
+        return [w for w in self.trainable_weights if id(w) not in skip]
 
     # ----------------------------------------------------------------- inference
     def encode(self, x, training: bool = False):
@@ -606,7 +406,7 @@ class BetaVAE(keras.Model):
         # now. Keras's .h5 loader otherwise builds the optimizer from the
         # model's top-level variables only (none are trainable here), and the
         # reloaded model could neither restore its optimizer state nor train.
-        self.optimizer.build(self.trainable_variables)
+        self.optimizer.build(self.vae_weights)
 
     def compile_from_config(self, config: dict):
         # Keras skips this for models that override compile(); ours is safe.
@@ -648,25 +448,23 @@ class BetaVAE(keras.Model):
             of the batch (each replica draws its own posterior noise);
             `train_step` and `test_step` average them over the global batch.
         """
+        return self._losses_and_posterior(x, training)[0]
+
+    def _losses_and_posterior(self, x, training: bool) -> tuple[dict, Posterior]:
         x = ops.cast(x, "float32")
         z_mean, z_log_var = self.encoder(x, training=training)
-        z = _draw_posterior_sample(self.sampling, z_mean, z_log_var)
+        z = replicas.draw_posterior_sample(self.sampling, z_mean, z_log_var)
         decoded = self.decoder(z, training=training)
         reconstruction = ops.mean(self.negative_log_likelihood(x, decoded))
-        kl = ops.mean(kl_divergence(z_mean, z_log_var))
-        terms = self.objective.regulariser(self, z, z_mean, z_log_var, kl)
-        return {
+        posterior = Posterior(z, z_mean, z_log_var, ops.mean(kl_divergence(z_mean, z_log_var)))
+        terms = self.objective.regulariser(posterior, self.beta_variable)
+        losses = {
             "total_loss": reconstruction + terms.pop("regulariser"),
             "reconstruction_loss": reconstruction,
-            "kl_loss": kl,
+            "kl_loss": posterior.kl,
             **terms,
         }
-
-    def _objective_kl(self, z_mean, z_log_var, kl):
-        """The KL the objective weighs: `kl`, or its free-bits version."""
-        if self.free_bits == 0:
-            return kl
-        return free_bits_kl(z_mean, z_log_var, self.free_bits)
+        return losses, posterior
 
     def _track(self, losses: dict) -> None:
         for tracker in self.metrics:
@@ -688,16 +486,19 @@ class BetaVAE(keras.Model):
 
         Under a multi-replica strategy each replica differentiates its share
         of the global batch's mean loss and returns the global means (see
-        `_global_batch`); on one device this is the plain batch loss.
+        `betavae_tf.replicas`); on one device this is the plain batch loss.
+        The objective's own networks, if any, are trained after the model.
         """
         x = _features_of(data)
+        weights = self.vae_weights
         with tf.GradientTape() as tape:
-            losses, objective = _global_batch(self.compute_losses(x, training=True), x)
-        gradients = tape.gradient(objective, self.trainable_weights)
-        gradients = _clipped_across_replicas(self.optimizer, gradients)
-        self.optimizer.apply(gradients, self.trainable_weights)
-        if self.step_counter is not None:  # the capacity ramp's clock
-            self.step_counter.assign_add(1)
+            losses, posterior = self._losses_and_posterior(x, training=True)
+            losses, objective = replicas.global_batch_losses(losses, x)
+        gradients = tape.gradient(objective, weights)
+        gradients = replicas.clipped_across_replicas(self.optimizer, gradients)
+        self.optimizer.apply(gradients, weights)
+        self.objective.after_step()
+        losses.update(self.objective.train_networks(posterior))
         self._track(losses)
         return losses
 
@@ -706,7 +507,9 @@ class BetaVAE(keras.Model):
 
     def test_step(self, data):
         x = _features_of(data)
-        losses = _global_batch(self.compute_losses(x), x)[0]
+        losses, posterior = self._losses_and_posterior(x, training=False)
+        losses = replicas.global_batch_losses(losses, x)[0]
+        losses.update(self.objective.train_networks(posterior, training=False))
         self._track(losses)
         return self._logs(losses)
 
@@ -741,6 +544,17 @@ class BetaVAE(keras.Model):
     # ------------------------------------------------------------- serialisation
     def get_config(self) -> dict:
         config = super().get_config()
+        # The objectives of betavae_tf 0.1 keep its format: the objective's
+        # name and every 0.1 argument flat (so 0.1 reads these files too);
+        # other objectives are serialised objects, plus the 0.1 arguments
+        # they do not take.
+        flat = {name: getattr(self, name) for name in LEGACY_ARGUMENTS}
+        if type(self.objective) in LEGACY_OBJECTIVES:
+            objective = self.objective.name
+        else:
+            objective = keras.saving.serialize_keras_object(self.objective)
+            takes = set(inspect.signature(type(self.objective)).parameters)
+            flat = {k: v for k, v in flat.items() if LEGACY_ARGUMENTS[k][1] not in takes}
         config.update(
             {
                 "input_dim": self.input_dim,
@@ -749,15 +563,8 @@ class BetaVAE(keras.Model):
                 "dropout_rate": self.dropout_rate,
                 "likelihood": self.likelihood.name,
                 "seed": self.seed,
-                "objective": self.objective.name,
-                "gamma": self.gamma,
-                "capacity_max": self.capacity_max,
-                "capacity_steps": self.capacity_steps,
-                "free_bits": self.free_bits,
-                "dataset_size": self.dataset_size,
-                "alpha": self.alpha,
-                "gamma_dw": self.gamma_dw,
-                "tcvae_estimator": self.tcvae_estimator,
+                "objective": objective,
+                **flat,
                 "encoder": None,
                 "decoder": None,
             }
@@ -775,5 +582,6 @@ class BetaVAE(keras.Model):
                 config[role] = keras.saving.deserialize_keras_object(
                     config[role], custom_objects=custom_objects
                 )
+        if isinstance(config.get("objective"), dict):
+            config["objective"] = deserialize_objective(config["objective"], custom_objects)
         return cls(**config)
-

@@ -27,6 +27,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from betavae_tf import keras_internals
+
 
 @keras.saving.register_keras_serializable(package="betavae_tf")
 class FusedAdam(keras.optimizers.Adam):
@@ -46,6 +48,7 @@ class FusedAdam(keras.optimizers.Adam):
     [0.9, 0.9]
     """
 
+    # Keras's private per-variable update hook (see betavae_tf.keras_internals).
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         pairs = list(zip(grads, trainable_variables))
         sparse_or_cast = any(
@@ -69,11 +72,11 @@ class FusedAdam(keras.optimizers.Adam):
                     beta2=beta_2,
                     epsilon=tf.constant(self.epsilon, dtype),
                 )
-            index = self._get_variable_index(variable)
+            m, v = keras_internals.adam_slots(self, variable)
             tf.raw_ops.ResourceApplyAdam(
                 var=variable.handle,
-                m=self._momentums[index].handle,
-                v=self._velocities[index].handle,
+                m=m.handle,
+                v=v.handle,
                 grad=gradient,
                 **constants[dtype],
             )

@@ -19,13 +19,10 @@ import h5py
 import keras
 from absl import logging as absl_logging
 
+from betavae_tf import keras_internals
 from betavae_tf.interrupts import deferred_interrupts
 from betavae_tf.layers import LearnedLogVariance, Sampling, SpatialBroadcast
 
-try:  # Keras's own scope; not public API, so optional.
-    from keras.src.saving.serialization_lib import SafeModeScope as _SafeModeScope
-except ImportError:  # pragma: no cover - other Keras versions
-    _SafeModeScope = None
 from betavae_tf.models import BetaVAE
 from betavae_tf.optimizers import FusedAdam
 from betavae_tf.validation import check_regular_file
@@ -66,22 +63,6 @@ def _quiet_h5_legacy_warnings():
         absl_logging.set_verbosity(verbosity)
 
 
-@contextlib.contextmanager
-def _compile_config_kept(model: keras.Model):
-    # Keras's .h5 writer pops "optimizer" out of the model's own compile
-    # config (keras/src/legacy/saving/saving_utils.py), so a .keras file saved
-    # after an .h5 one would reload with a default Adam instead of the model's
-    # optimizer. Put the config back after the save.
-    config = getattr(getattr(model, "_compile_config", None), "config", None)
-    kept = dict(config) if isinstance(config, dict) else None
-    try:
-        yield
-    finally:
-        if kept is not None:
-            config.clear()
-            config.update(kept)
-
-
 def save_vae(model: keras.Model, path: str | os.PathLike) -> str:
     """Saves `model` to `path` (`.h5` or `.keras`) atomically.
 
@@ -101,7 +82,7 @@ def save_vae(model: keras.Model, path: str | os.PathLike) -> str:
     check_room_for(path, checkpoint_size_estimate(model, path))
 
     def write(temporary):
-        with _quiet_h5_legacy_warnings(), _compile_config_kept(model):
+        with _quiet_h5_legacy_warnings(), keras_internals.compile_config_kept(model):
             model.save(temporary, overwrite=True)
 
     write_atomically(path, write)
@@ -211,7 +192,7 @@ def load_vae(
     # Keras lets a process-wide keras.config.enable_unsafe_deserialization()
     # override load_model(safe_mode=True) for .keras files; the scope makes
     # this call's safe_mode win, whatever other code switched on.
-    scope = _SafeModeScope(bool(safe_mode)) if _SafeModeScope else contextlib.nullcontext()
+    scope = keras_internals.safe_mode_scope(safe_mode)
     try:
         with _quiet_h5_legacy_warnings(), scope:
             model = keras.models.load_model(

@@ -74,6 +74,7 @@ def beta_sweep(
     image_shape: Sequence[int] | None = None,
     postprocess: Callable | None = None,
     verbose=0,
+    log: Callable[[str], None] | None = None,
     **train_kwargs,
 ) -> list[dict]:
     """Trains `build_model(beta)` for every β and writes the comparison.
@@ -100,6 +101,8 @@ def beta_sweep(
         postprocess: optional function applied to decoded arrays before
             display (e.g. undoing a standardisation).
         verbose: Keras verbosity of each run.
+        log: optional function called with one line as each run starts
+            (e.g. `print`: "β = 4 (run 2 of 5): training ...").
         **train_kwargs: more `train_vae` arguments (e.g. `patience`,
             `kl_scheduler`).
 
@@ -124,7 +127,9 @@ def beta_sweep(
     extra_callbacks = list(train_kwargs.pop("callbacks", ()))
 
     rows, models = [], []
-    for beta in betas:
+    for index, beta in enumerate(betas, 1):
+        if log is not None:
+            log(f"β = {beta:g} (run {index} of {len(betas)}): training {epochs} epochs ...")
         keras.utils.set_random_seed(seed)
         run_dir = check_inside(output_dir, run_folder(beta), "run folder")
         timer = EpochTimer()

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from betavae_tf.callbacks import (
-    BestModelCheckpoint,
-    DelayedReduceLROnPlateau,
-    StopOnNonFinite,
-    TrainingBackup,
-)
+from betavae_tf import keras_internals
+from betavae_tf.backup import TrainingBackup
+from betavae_tf.callbacks import BestModelCheckpoint, StopOnNonFinite
 from betavae_tf.datasets.pipeline import array_dataset, batches_per_pass
 from betavae_tf.distribute import (
     fit_distributed,
@@ -26,17 +23,19 @@ from betavae_tf.distribute import (
     resolve_strategy,
     strategy_scope,
 )
-from betavae_tf.models import BetaVAE
+from betavae_tf.models import BetaVAE, check_beta_vae
 from betavae_tf.optimizers import FusedAdam
 from betavae_tf.run_lock import folder_lock, remove_stale_partials
-from betavae_tf.saving import check_model_path, check_room_for, checkpoint_size_estimate
-from betavae_tf.validation import (
-    check_float,
-    check_int,
-    ensure_writable_folder,
-    validate_dataset,
-    validate_features,
+from betavae_tf.training_checks import (
+    check_callbacks,
+    check_outputs,
+    check_speed_and_optimizer,
+    fill_in_schedule_and_objective,
+    learning_rate_setup,
+    prepare_data,
+    steps_per_epoch,
 )
+from betavae_tf.validation import check_float, check_int
 
 AUTO_STEPS_PER_EXECUTION = 32
 
@@ -63,36 +62,6 @@ def warmup_epochs(kl_scheduler, epochs: int) -> int:
     return max(0, min(getattr(kl_scheduler, "n_epochs", 0), epochs - 1))
 
 
-def _steps_per_epoch(data, batch_size: int) -> int | None:
-    """Training steps per epoch for arrays and datasets of known length."""
-    if isinstance(data, np.ndarray):
-        return batches_per_pass(len(data), batch_size)
-    cardinality = int(data.cardinality())
-    return cardinality if cardinality > 0 else None
-
-
-def _fill_in_schedule_and_objective(model: BetaVAE, kl_scheduler, X_train, batch_size: int):
-    """Gives per-step β schedules their steps per epoch and "tcvae" models
-    their `dataset_size` (from array data), or explains what is missing."""
-    if getattr(kl_scheduler, "update", None) == "step":
-        steps = _steps_per_epoch(X_train, batch_size)
-        if steps is not None:
-            kl_scheduler.steps_per_epoch = steps
-        elif kl_scheduler.steps_per_epoch is None:
-            raise ValueError(
-                f"X_train is a dataset of unknown length, so the per-step "
-                f"{type(kl_scheduler).__name__} cannot know its warm-up in epochs; "
-                "pass steps_per_epoch=... to the scheduler."
-            )
-    if model.objective.name == "tcvae" and model.dataset_size is None:
-        if not isinstance(X_train, np.ndarray):
-            raise ValueError(
-                "The 'tcvae' objective needs the number of training examples, which a "
-                "tf.data.Dataset does not tell; pass BetaVAE(..., dataset_size=N). "
-                "Received: dataset_size=None"
-            )
-        model.dataset_size = len(X_train)
-
 
 def best_epoch(history: keras.callbacks.History, monitor: str = "val_loss", start_from_epoch: int = 0) -> int:
     """The 0-based epoch with the lowest finite `monitor` from `start_from_epoch` on."""
@@ -102,76 +71,7 @@ def best_epoch(history: keras.callbacks.History, monitor: str = "val_loss", star
     return start_from_epoch + int(np.nanargmin(np.where(np.isfinite(values), values, np.nan)))
 
 
-def _prepare_data(data, name: str, model: BetaVAE, batch_size: int | None):
-    """Validates arrays (returned as float32) and datasets (returned as is)."""
-    if isinstance(data, tf.data.Dataset):
-        validate_dataset(data, name, model.feature_shape)
-        if int(data.cardinality()) == 0:
-            raise ValueError(
-                f"{name} is an empty tf.data.Dataset (0 batches); check the data source "
-                "or the filters and take() applied to it."
-            )
-        return data
-    array = validate_features(data, name, model.feature_shape, min_examples=2)
-    if model.likelihood.name == "bernoulli" and (array.min() < 0 or array.max() > 1):
-        raise ValueError(
-            f"{name} has values in [{array.min():g}, {array.max():g}] but the bernoulli "
-            "likelihood needs data in [0, 1]; divide 8-bit images by 255 or use likelihood='mse'."
-        )
-    if batch_size is not None and batch_size > len(array):
-        raise ValueError(
-            f"batch_size={batch_size} is larger than the {len(array)} examples in "
-            f"{name}; pass batch_size <= {len(array)}."
-        )
-    return array
 
-
-def _check_writable(path: str, model: BetaVAE, what: str = "checkpoint folder",
-                    fix: str = "pass a save_path in a writable folder") -> None:
-    """Refuses, before training, a checkpoint path that cannot be written."""
-    if os.path.isdir(path):
-        raise OSError(
-            f"The checkpoint path {path!r} is a folder; pass a file path ending in "
-            ".h5 or .keras."
-        )
-    ensure_writable_folder(os.path.dirname(os.path.abspath(path)), what, fix)
-    try:
-        check_room_for(path, checkpoint_size_estimate(model, path))
-    except OSError as error:
-        raise OSError(
-            f"No room for the checkpoint {path!r}: {error.strerror}; free disk space "
-            "or choose a folder on another disk."
-        ) from None
-
-
-def _learning_rate_setup(lr_scheduler, learning_rate: float, monitor: str, warmup: int):
-    """Returns `(optimizer learning rate, callback or None)` for `lr_scheduler`."""
-    if lr_scheduler is None:
-        return learning_rate, None
-    if isinstance(lr_scheduler, str):
-        if lr_scheduler != "plateau":
-            raise ValueError(
-                f"Unknown lr_scheduler {lr_scheduler!r}; pass 'plateau', None, a "
-                "keras Callback, a function (epoch, lr) -> lr, or a "
-                "keras.optimizers.schedules.LearningRateSchedule."
-            )
-        return learning_rate, DelayedReduceLROnPlateau(
-            start_from_epoch=warmup,
-            monitor=monitor,
-            factor=0.5,
-            patience=3,
-            min_lr=1e-6,
-        )
-    if isinstance(lr_scheduler, keras.optimizers.schedules.LearningRateSchedule):
-        return lr_scheduler, None
-    if isinstance(lr_scheduler, keras.callbacks.Callback):
-        return learning_rate, lr_scheduler
-    if callable(lr_scheduler):
-        return learning_rate, keras.callbacks.LearningRateScheduler(lr_scheduler)
-    raise ValueError(
-        f"lr_scheduler must be 'plateau', None, a Callback, a function or a "
-        f"LearningRateSchedule. Received: lr_scheduler={lr_scheduler!r}"
-    )
 
 
 def train_vae(
@@ -301,70 +201,32 @@ def train_vae(
             on disk is untouched and the error carries the history.
     """
     strategy = resolve_strategy(strategy)  # first: a cluster must be joined before TF runs
-    if not isinstance(model, BetaVAE):
-        raise ValueError(f"model must be a BetaVAE; got {type(model).__name__}.")
+    check_beta_vae(model)
     batch_size = check_int("batch_size", batch_size)
     epochs = check_int("epochs", epochs)
     learning_rate = check_float("learning_rate", learning_rate, exclusive_minimum=True)
     if patience is not None:
         patience = check_int("patience", patience, minimum=0)
-    clipping = {}
-    for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue)):
-        if value is not None:
-            clipping[name] = check_float(name, value, exclusive_minimum=True)
-    if len(clipping) == 2:
-        raise ValueError(
-            "Pass at most one of clipnorm and clipvalue. Received: "
-            f"clipnorm={clipnorm!r}, clipvalue={clipvalue!r}"
-        )
-    if clipping and optimizer is not None:
-        raise ValueError(
-            f"{next(iter(clipping))} applies to the default Adam; set it on your "
-            f"optimizer instead. Received: optimizer={type(optimizer).__name__}"
-        )
-    if jit_compile not in (True, False, "auto"):
-        raise ValueError(
-            f"jit_compile must be True, False or 'auto'. Received: jit_compile={jit_compile!r}"
-        )
-    if steps_per_execution != "auto":
-        steps_per_execution = check_int("steps_per_execution", steps_per_execution)
-    for name, value in (("endless_loop", endless_loop), ("fused_adam", fused_adam)):
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be True or False. Received: {name}={value!r}")
     if seed is not None:
         seed = check_int("seed", seed, minimum=0)
-    X_train = _prepare_data(X_train, "X_train", model, batch_size)
+    clipping = check_speed_and_optimizer(optimizer, clipnorm, clipvalue, jit_compile,
+                                          steps_per_execution, endless_loop, fused_adam)
+    X_train = prepare_data(X_train, "X_train", model, batch_size)
     if X_val is not None:
-        X_val = _prepare_data(X_val, "X_val", model, None)
-    if save_path is not None:
-        save_path = check_model_path(save_path)
-        _check_writable(save_path, model)
-    if backup_dir is not None:
-        backup_dir = os.fspath(backup_dir)
-        _check_writable(os.path.join(backup_dir, TrainingBackup.STATE_FILE), model,
-                        "backup folder", "pass a backup_dir in a writable place")
-    if kl_scheduler is not None and not isinstance(kl_scheduler, keras.callbacks.Callback):
-        raise ValueError(
-            "kl_scheduler must be a keras Callback such as KLAnnealing; got "
-            f"{type(kl_scheduler).__name__}."
-        )
-    for callback in callbacks:
-        if not isinstance(callback, keras.callbacks.Callback):
-            raise ValueError(f"callbacks must be keras Callbacks; got {callback!r}.")
+        X_val = prepare_data(X_val, "X_val", model, None)
+    save_path, backup_dir = check_outputs(model, save_path, backup_dir)
+    check_callbacks(kl_scheduler, callbacks)
 
     custom_loop = needs_custom_loop(strategy)
-    _fill_in_schedule_and_objective(model, kl_scheduler, X_train, batch_size)
+    fill_in_schedule_and_objective(model, kl_scheduler, X_train, batch_size)
     original = model
     if strategy is not None:  # dataset_size is filled in first: it is part of the config
         model = replicate_model(model, strategy)
         if optimizer is not None:
             optimizer = replicate_optimizer(optimizer, strategy, model.trainable_variables)
-
     monitor = "val_loss" if X_val is not None else "loss"
     warmup = warmup_epochs(kl_scheduler, epochs)
-    optimizer_learning_rate, lr_callback = _learning_rate_setup(
-        lr_scheduler, learning_rate, monitor, warmup
-    )
+    optimizer_learning_rate, lr_callback = learning_rate_setup(lr_scheduler, learning_rate, monitor, warmup)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     if seed is not None:
@@ -376,52 +238,63 @@ def train_vae(
             ),
             jit_compile=jit_compile,
             steps_per_execution=_resolve_steps_per_execution(
-                steps_per_execution, kl_scheduler, _steps_per_epoch(X_train, batch_size)
+                steps_per_execution, kl_scheduler, steps_per_epoch(X_train, batch_size)
             ),
         )
     model.endless_loop = endless_loop
 
-    history = keras.callbacks.History()
     # The order of every pass over array data; its state is backed up with
     # the model's own seed generators, so a resumed run shuffles on exactly.
     shuffle_seeds = keras.random.SeedGenerator(seed)
-    non_finite = StopOnNonFinite()
-    wired = [kl_scheduler, non_finite]
-    if patience is not None:
-        wired.append(
-            keras.callbacks.EarlyStopping(
-                monitor=monitor,
-                patience=patience,
-                restore_best_weights=True,
-                start_from_epoch=warmup,
-            )
-        )
-    if save_path is not None:
-        wired.append(BestModelCheckpoint(save_path, monitor=monitor, start_from_epoch=warmup))
-    wired += [lr_callback, *callbacks, history]  # history sees the logs the others add
-    backup = None
-    if backup_dir is not None:  # last, so it saves and restores the others' state
-        backup = TrainingBackup(backup_dir, history=history, callbacks=wired,
-                                seed_generators=[shuffle_seeds])
-        wired.append(backup)
-
+    wired = _wire_callbacks(kl_scheduler, lr_callback, callbacks, monitor, warmup, patience,
+                            save_path, backup_dir, shuffle_seeds)
     if save_path is not None:  # what runs killed while saving left behind
         remove_stale_partials(os.path.dirname(os.path.abspath(save_path)))
     # One writer per backup: a second run on the same backup_dir is refused
     # (multi-worker: only the chief writes; the others read its backup).
-    writes_backup = backup is not None and (not custom_loop or is_chief(strategy))
+    writes_backup = backup_dir is not None and (not custom_loop or is_chief(strategy))
     with folder_lock(backup_dir, "backup folder") if writes_backup else contextlib.nullcontext():
-        _fit(model, original, X_train, X_val, [c for c in wired if c is not None], strategy,
-             custom_loop, batch_size, epochs, shuffle, shuffle_seeds, verbose, seed)
-    if non_finite.failure is not None:
+        _fit(model, original, X_train, X_val, wired.callbacks, strategy, custom_loop, batch_size,
+             epochs, shuffle, shuffle_seeds, verbose, seed)
+    if wired.non_finite.failure is not None:
         raise TrainingDivergedError(
-            f"Training diverged in {non_finite.failure} became NaN/Inf. "
+            f"Training diverged in {wired.non_finite.failure} became NaN/Inf. "
             + (f"The best checkpoint {save_path!r} was kept and the" if save_path else "The")
             + " error's history holds the epochs so far; lower learning_rate or beta (or "
             "pass clipnorm) and retry.",
-            history,
+            wired.history,
         )
-    return history, original
+    return wired.history, original
+
+
+
+
+
+class _Wired(NamedTuple):
+    callbacks: list
+    history: keras.callbacks.History
+    non_finite: StopOnNonFinite
+
+
+def _wire_callbacks(kl_scheduler, lr_callback, callbacks, monitor: str, warmup: int, patience,
+                    save_path, backup_dir, shuffle_seeds) -> _Wired:
+    """`train_vae`'s callbacks, in order: the β schedule, the NaN stop, early
+    stopping, the checkpoint, the LR scheduler, the user's, the history and,
+    last (it saves and restores the others' state), the backup."""
+    history = keras.callbacks.History()
+    non_finite = StopOnNonFinite()
+    wired = [kl_scheduler, non_finite]
+    if patience is not None:
+        wired.append(keras.callbacks.EarlyStopping(
+            monitor=monitor, patience=patience, restore_best_weights=True, start_from_epoch=warmup,
+        ))
+    if save_path is not None:
+        wired.append(BestModelCheckpoint(save_path, monitor=monitor, start_from_epoch=warmup))
+    wired += [lr_callback, *callbacks, history]  # history sees the logs the others add
+    if backup_dir is not None:
+        wired.append(TrainingBackup(backup_dir, history=history, callbacks=wired,
+                                    seed_generators=[shuffle_seeds]))
+    return _Wired([c for c in wired if c is not None], history, non_finite)
 
 
 def _fit(model, original, X_train, X_val, callbacks, strategy, custom_loop, batch_size, epochs,
@@ -460,7 +333,7 @@ def _fit(model, original, X_train, X_val, callbacks, strategy, custom_loop, batc
                 verbose=verbose,
             )
     finally:
-        model._initial_epoch = None  # a resumed fit must not leak its start epoch
+        keras_internals.set_initial_epoch(model, None)  # a resumed fit must not leak it
         if model is not original:  # the caller's model gets the trained (best) weights
             original.set_weights(model.get_weights())
 

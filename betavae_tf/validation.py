@@ -65,6 +65,34 @@ def check_choice(kind: str, name, choices):
     raise ValueError(f"Unknown {kind} {name!r}; choose one of {sorted(choices)}.")
 
 
+def check_random_state(value, name: str = "random_state", allow_int: bool = True):
+    """Returns a NumPy RNG: `value` itself, or `RandomState(value)` for an int seed.
+
+    Args:
+        value: a `np.random.RandomState` or `np.random.Generator` (or, with
+            `allow_int`, an integer seed in [0, 2**32)).
+        name: the argument's name in the error message.
+        allow_int: whether an integer seed is accepted.
+
+    Raises:
+        ValueError: for anything else (including `None`: results must be seeded).
+    """
+    if isinstance(value, (np.random.RandomState, np.random.Generator)):
+        return value
+    is_int = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if allow_int and is_int and 0 <= value < 2**32:
+        return np.random.RandomState(int(value))
+    if allow_int:
+        raise ValueError(
+            f"{name} must be a np.random.RandomState or an integer seed in [0, 2**32), "
+            f"e.g. {name}=0. Received: {name}={value!r}"
+        )
+    raise ValueError(
+        f"{name} must be a np.random.RandomState or np.random.Generator; pass e.g. "
+        f"{name}=np.random.default_rng(0). Received: {name}={value!r}"
+    )
+
+
 def _describe_shape(shape: Sequence) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 

@@ -163,7 +163,8 @@ def test_evaluate_prints_metrics_as_json_and_writes_the_report(tmp_path, capsys)
     capsys.readouterr()
     run_ok(["evaluate", str(tmp_path / "checkpoints" / "best_vae.h5"), "--output-dir", out,
             "--metrics", "mig", "sap", "--scale", "0.01"])
-    report = json.loads(capsys.readouterr().out.splitlines()[0])
+    printed = capsys.readouterr().out  # readable (indented) JSON, then the files written
+    report = json.loads(printed[:printed.index("\nWrote ")])
     assert set(report["metrics"]) == {"mig", "sap"}
     assert 0 <= report["metrics"]["mig"]["discrete_mig"] <= 1
     assert len(report["diagnostics"]["kl_per_dimension"]) == 3

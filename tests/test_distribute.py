@@ -233,10 +233,10 @@ def mirrored_script(out: str) -> None:
             }
     # Each replica draws its own posterior noise.
     model = replicate_model(BetaVAE(input_dim=N_FEATURES, encoding_dim=2, seed=1), strategy)
-    from betavae_tf.models import _draw_posterior_sample
+    from betavae_tf.replicas import draw_posterior_sample
 
     zeros = tf.zeros((3, 2))
-    noise = strategy.run(tf.function(lambda: _draw_posterior_sample(model.sampling, zeros, zeros)))
+    noise = strategy.run(tf.function(lambda: draw_posterior_sample(model.sampling, zeros, zeros)))
     first, second = (t.numpy() for t in strategy.experimental_local_results(noise))
     results["noise_differs"] = bool(np.abs(first - second).min() > 0)
     with open(out, "w") as handle:

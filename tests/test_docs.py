@@ -8,8 +8,9 @@ import pytest
 
 @pytest.mark.parametrize(
     "module",
-    ["betavae_tf", "betavae_tf.layers", "betavae_tf.models", "betavae_tf.callbacks",
-     "betavae_tf.presets", "betavae_tf.datasets.dsprites", "betavae_tf.optimizers"],
+    ["betavae_tf", "betavae_tf.layers", "betavae_tf.models", "betavae_tf.schedules",
+     "betavae_tf.presets", "betavae_tf.datasets.dsprites", "betavae_tf.optimizers",
+     "betavae_tf.runs"],
 )
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)

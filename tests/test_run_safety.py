@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from betavae_tf import BetaVAE, train_vae
-from betavae_tf.callbacks import discard_backup, read_backup_state
+from betavae_tf.backup import discard_backup, read_backup_state
 from betavae_tf.cli import main
 from betavae_tf.interrupts import TrainingInterrupted, interruptible
 from betavae_tf.run_lock import FolderInUseError, folder_lock, remove_stale_partials

@@ -84,8 +84,8 @@ def train_val_split(
 
 
 def load_digits(
-    val_fraction: float = 0.2, seed: int = 0, standardize: bool = True
-) -> tuple[np.ndarray, np.ndarray, Standardizer | None]:
+    val_fraction: float = 0.2, seed: int = 0, standardize: bool = True, with_labels: bool = False
+) -> tuple:
     """scikit-learn's 8×8 digits (1,797 images, shipped with it) as vectors.
 
     Args:
@@ -93,15 +93,21 @@ def load_digits(
         seed: seed of the shuffle before the split.
         standardize: standardise each of the 64 features with the training
             split's mean and std. Defaults to `True`.
+        with_labels: also return the digits (0-9) of both splits.
 
     Returns:
         `(x_train, x_val, standardizer)`: float32 arrays of shape `(n, 64)`
-        and the fitted `Standardizer` (or `None`).
+        and the fitted `Standardizer` (or `None`); with `with_labels`, then
+        `(y_train, y_val)`, int arrays of shape `(n,)`.
     """
     from sklearn.datasets import load_digits as sklearn_digits
 
-    x = sklearn_digits().data.astype(np.float32)  # (1797, 64), values 0..16
-    return _split_and_scale(x, val_fraction, seed, standardize)
+    digits = sklearn_digits()
+    x = digits.data.astype(np.float32)  # (1797, 64), values 0..16
+    split = _split_and_scale(x, val_fraction, seed, standardize)
+    if not with_labels:
+        return split
+    return (*split, *train_val_split(digits.target, val_fraction, seed))
 
 
 def _split_and_scale(x, val_fraction, seed, standardize):

@@ -11,17 +11,14 @@ import numbers
 
 import numpy as np
 
+from betavae_tf.validation import check_random_state
+
 RandomState = np.random.RandomState | np.random.Generator
 
 
 def check_rng(rng) -> RandomState:
     """Returns `rng` if it is a NumPy `RandomState` or `Generator`, else raises."""
-    if not isinstance(rng, (np.random.RandomState, np.random.Generator)):
-        raise ValueError(
-            "rng must be a np.random.RandomState or np.random.Generator; pass e.g. "
-            f"rng=np.random.default_rng(0). Received: rng={rng!r}"
-        )
-    return rng
+    return check_random_state(rng, "rng", allow_int=False)
 
 
 def random_integers(rng: RandomState, high: int, size) -> np.ndarray:

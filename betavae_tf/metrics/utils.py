@@ -19,14 +19,13 @@ Unsupervised Learning of Disentangled Representations", ICML 2019.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 
 import keras
 import numpy as np
 import sklearn.metrics
 
-from betavae_tf.validation import check_int
+from betavae_tf.validation import check_int, check_random_state  # noqa: F401 (re-exported)
 
 RepresentationFn = Callable[[np.ndarray], np.ndarray]
 
@@ -38,23 +37,6 @@ order and sizes, but gather the observations of several draws into one call of
 `representation_fn` (a conv net is much faster on 2048 images than on 32
 calls of 64). Codes are assumed to depend on each observation alone.
 """
-
-
-def check_random_state(random_state) -> np.random.RandomState | np.random.Generator:
-    """Returns a NumPy RNG: `random_state` itself, or `RandomState(seed)` for an int.
-
-    Raises:
-        ValueError: for anything else (including `None`: metrics must be seeded).
-    """
-    if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
-        return random_state
-    is_int = isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
-    if is_int and 0 <= random_state < 2**32:
-        return np.random.RandomState(int(random_state))
-    raise ValueError(
-        "random_state must be a np.random.RandomState or an integer seed in [0, 2**32), "
-        f"e.g. random_state=0. Received: random_state={random_state!r}"
-    )
 
 
 def random_index(random_state, high: int) -> int:

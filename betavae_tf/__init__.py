@@ -50,7 +50,8 @@ from betavae_tf.networks import (  # noqa: E402
     build_mlp_encoder,
     build_spatial_broadcast_decoder,
 )
-from betavae_tf.pictures import (  # noqa: E402
+from betavae_tf.optimizers import FusedAdam  # noqa: E402
+from betavae_tf.plots import (  # noqa: E402
     interpolate_latents,
     latent_traversal,
     plot_interpolation,
@@ -59,7 +60,6 @@ from betavae_tf.pictures import (  # noqa: E402
     plot_reconstructions,
     plot_samples,
 )
-from betavae_tf.optimizers import FusedAdam  # noqa: E402
 from betavae_tf.plotting import plot_vae_history  # noqa: E402
 from betavae_tf.presets import CONV_PRESETS, build_conv_beta_vae, conv_preset  # noqa: E402
 from betavae_tf.saving import custom_objects, load_vae, save_vae  # noqa: E402

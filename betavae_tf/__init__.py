@@ -59,8 +59,8 @@ from betavae_tf.plots import (  # noqa: E402
     plot_latent_traversals,
     plot_reconstructions,
     plot_samples,
+    plot_vae_history,
 )
-from betavae_tf.plotting import plot_vae_history  # noqa: E402
 from betavae_tf.presets import CONV_PRESETS, build_conv_beta_vae, conv_preset  # noqa: E402
 from betavae_tf.saving import custom_objects, load_vae, save_vae  # noqa: E402
 from betavae_tf.sweep import beta_sweep  # noqa: E402

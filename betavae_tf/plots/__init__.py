@@ -3,6 +3,7 @@
 * `figures`: makes, titles, measures and (atomically) saves every figure.
 * `display`: `DisplayOptions`, how model arrays are shown (image shape,
   postprocess, value range), and `ImageGrid`, the labelled image grid.
+* `history`: `plot_vae_history`, the loss curves.
 * `images`: `plot_reconstructions`, `plot_samples`, `plot_interpolation`.
 * `traversals`: `latent_traversal`, `plot_latent_traversals` (PNG and GIF).
 * `latent`: `plot_latent_pca`.
@@ -13,6 +14,7 @@ blocks) returned to the caller and written as a PNG when `save_path` is set.
 
 from betavae_tf.plots.display import DisplayOptions
 from betavae_tf.plots.figures import figure_to_rgba
+from betavae_tf.plots.history import plot_vae_history
 from betavae_tf.plots.images import (
     interpolate_latents,
     plot_interpolation,
@@ -39,4 +41,5 @@ __all__ = [
     "plot_latent_traversals",
     "plot_reconstructions",
     "plot_samples",
+    "plot_vae_history",
 ]

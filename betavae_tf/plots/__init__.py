@@ -7,6 +7,7 @@
 * `images`: `plot_reconstructions`, `plot_samples`, `plot_interpolation`.
 * `traversals`: `latent_traversal`, `plot_latent_traversals` (PNG and GIF).
 * `latent`: `plot_latent_pca`.
+* `report`: `plot_evaluation_report`.
 
 Every picture is a `matplotlib.figure.Figure` (never `pyplot`, nothing
 blocks) returned to the caller and written as a PNG when `save_path` is set.
@@ -22,6 +23,7 @@ from betavae_tf.plots.images import (
     plot_samples,
 )
 from betavae_tf.plots.latent import plot_latent_pca
+from betavae_tf.plots.report import plot_evaluation_report
 from betavae_tf.plots.traversals import (
     DEFAULT_TRAVERSAL_DIMS,
     DEFAULT_TRAVERSAL_VALUES,
@@ -36,6 +38,7 @@ __all__ = [
     "figure_to_rgba",
     "interpolate_latents",
     "latent_traversal",
+    "plot_evaluation_report",
     "plot_interpolation",
     "plot_latent_pca",
     "plot_latent_traversals",

@@ -8,6 +8,7 @@
 * `traversals`: `latent_traversal`, `plot_latent_traversals` (PNG and GIF).
 * `latent`: `plot_latent_pca`.
 * `report`: `plot_evaluation_report`.
+* `sweep`: `plot_sweep`, `plot_sweep_traversals`.
 
 Every picture is a `matplotlib.figure.Figure` (never `pyplot`, nothing
 blocks) returned to the caller and written as a PNG when `save_path` is set.
@@ -24,6 +25,7 @@ from betavae_tf.plots.images import (
 )
 from betavae_tf.plots.latent import plot_latent_pca
 from betavae_tf.plots.report import plot_evaluation_report
+from betavae_tf.plots.sweep import plot_sweep, plot_sweep_traversals
 from betavae_tf.plots.traversals import (
     DEFAULT_TRAVERSAL_DIMS,
     DEFAULT_TRAVERSAL_VALUES,
@@ -44,5 +46,7 @@ __all__ = [
     "plot_latent_traversals",
     "plot_reconstructions",
     "plot_samples",
+    "plot_sweep",
+    "plot_sweep_traversals",
     "plot_vae_history",
 ]

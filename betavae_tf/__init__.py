@@ -36,11 +36,10 @@ _EXPORTS = {
     ),
     "objectives": ("OBJECTIVES", "Beta", "Capacity", "Objective", "TCVAE"),
     "optimizers": ("FusedAdam",),
-    "pictures": (
+    "plots": (
         "interpolate_latents", "latent_traversal", "plot_interpolation", "plot_latent_pca",
-        "plot_latent_traversals", "plot_reconstructions", "plot_samples",
+        "plot_latent_traversals", "plot_reconstructions", "plot_samples", "plot_vae_history",
     ),
-    "plotting": ("plot_vae_history",),
     "presets": ("CONV_PRESETS", "build_conv_beta_vae", "conv_preset"),
     "runs": ("DataSettings", "ModelSettings", "ScheduleSettings", "train_run"),
     "saving": ("custom_objects", "load_vae", "save_vae"),

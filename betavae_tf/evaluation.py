@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import inspect
 import math
-import os
 from typing import Sequence
 
 import keras
 import numpy as np
-from matplotlib.figure import Figure
 
 from betavae_tf import metrics
-from betavae_tf.plotting import figure_to_rgba
+from betavae_tf.plots.report import plot_evaluation_report  # its old home
 from betavae_tf.validation import check_float, check_int
 
-__all__ = ['DISENTANGLEMENT_METRICS', 'MetricsLogger', 'SCORES', 'evaluate_disentanglement', 'flat_scores', 'plot_evaluation_report', 'scaled_hyper_parameters']
+__all__ = [
+    "DISENTANGLEMENT_METRICS", "MetricsLogger", "SCORES", "evaluate_disentanglement",
+    "flat_scores", "plot_evaluation_report", "scaled_hyper_parameters",
+]
 
 DISENTANGLEMENT_METRICS = {
     "mig": metrics.mig,
@@ -99,58 +100,6 @@ def flat_scores(results: dict, labels: bool = False) -> dict:
         for metric, key, log_name, label in SCORES
         if metric in results
     }
-
-
-def plot_evaluation_report(
-    model,
-    x: np.ndarray,
-    results: dict | None = None,
-    save_path: str | os.PathLike | None = "evaluation_report.png",
-    n_dims: int = 8,
-) -> Figure:
-    """One page: KL per latent dimension, metric bars, traversals of the most
-    informative dimensions.
-
-    Args:
-        model: a `BetaVAE`.
-        x: examples `(n, *feature_shape)`; KL is averaged over them and the
-            traversals start from `x[0]`.
-        results: output of `evaluate_disentanglement`, or `None` (no bars).
-        save_path: PNG to write, or `None`.
-        n_dims: traversal rows.
-
-    Returns:
-        The figure.
-    """
-    from betavae_tf.pictures import plot_latent_traversals
-
-    kl = metrics.kl_per_dimension(model, x)
-    active = metrics.active_units(model, x)["active_mask"] if len(x) > 1 else [True] * len(kl)
-    traversals = figure_to_rgba(
-        plot_latent_traversals(model, x, n_dims=min(n_dims, len(kl)), save_path=None)
-    )
-    figure = Figure(figsize=(12, 11), layout="constrained")
-    grid = figure.add_gridspec(2, 2, height_ratios=(1, 2.4))
-    kl_axes = figure.add_subplot(grid[0, 0])
-    kl_axes.bar(range(len(kl)), kl, color=["C0" if a else "0.7" for a in active])
-    kl_axes.set(title=f"KL per latent dimension (total {kl.sum():.2f} nats; grey: inactive)",
-                xlabel="latent dimension", ylabel="nats")
-    score_axes = figure.add_subplot(grid[0, 1])
-    scores = flat_scores(results or {}, labels=True)
-    if scores:
-        score_axes.barh(list(scores), list(scores.values()), color="C2")
-        score_axes.set_xlim(0, 1)
-        score_axes.invert_yaxis()
-        for y, value in enumerate(scores.values()):
-            score_axes.text(min(value + 0.01, 0.9), y, f"{value:.3f}", va="center")
-    score_axes.set_title("Disentanglement metrics" if scores else "No ground-truth factors: no metrics")
-    image_axes = figure.add_subplot(grid[1, :])
-    image_axes.imshow(traversals)
-    image_axes.axis("off")
-    if save_path is not None:
-        os.makedirs(os.path.dirname(os.path.abspath(save_path)), exist_ok=True)
-        figure.savefig(save_path, dpi=100)
-    return figure
 
 
 class MetricsLogger(keras.callbacks.Callback):

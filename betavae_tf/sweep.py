@@ -14,12 +14,11 @@ import time
 from typing import Callable, Sequence
 
 import keras
-import matplotlib.image
 import numpy as np
-from matplotlib.figure import Figure
 
 from betavae_tf.models import BetaVAE
-from betavae_tf.plotting import figure_to_rgba, plot_vae_history
+from betavae_tf.plots.history import plot_vae_history
+from betavae_tf.plots.sweep import plot_sweep, plot_sweep_traversals
 from betavae_tf.training import train_vae
 from betavae_tf.validation import check_float, check_inside, validate_features
 
@@ -188,58 +187,3 @@ def write_table(rows: list[dict], output_dir: str) -> tuple[str, str]:
     with open(markdown_path, "w") as handle:
         handle.write("\n".join(lines) + "\n")
     return csv_path, markdown_path
-
-
-def plot_sweep(rows: list[dict], save_path: str) -> Figure:
-    """Reconstruction and KL (per example) against β, train and test."""
-    betas = [row["beta"] for row in rows]
-    figure = Figure(figsize=(10, 4), layout="constrained")
-    for axes, term, title in zip(
-        figure.subplots(1, 2), ("reconstruction", "kl"), ("Reconstruction (NLL)", "KL")
-    ):
-        for split, style in (("train", "o-"), ("test", "s--")):
-            axes.plot(betas, [row[f"{split}_{term}"] for row in rows], style, label=split)
-        if all(beta > 0 for beta in betas) and len(betas) > 1:
-            axes.set_xscale("log")
-        axes.set(title=f"{title} per example vs β", xlabel="β")
-        axes.legend()
-    figure.savefig(save_path, dpi=100)
-    return figure
-
-
-def plot_sweep_traversals(
-    models: Sequence[BetaVAE],
-    betas: Sequence[float],
-    x: np.ndarray,
-    save_path: str,
-    values: Sequence[float],
-    n_dims: int = 8,
-    image_shape: Sequence[int] | None = None,
-    postprocess: Callable | None = None,
-) -> np.ndarray:
-    """The latent traversals of every β side by side, as one PNG.
-
-    Each panel is `pictures.plot_latent_traversals` of one model (rows: its
-    most informative latent dimensions by KL on `x`, base code: `x[0]`).
-
-    Returns:
-        The RGBA image written, shape `(height, width, 4)`.
-    """
-    from betavae_tf.pictures import plot_latent_traversals
-
-    panels = []
-    for model, beta in zip(models, betas):
-        figure = plot_latent_traversals(
-            model, x, n_dims=min(n_dims, model.encoding_dim), values=np.asarray(values),
-            save_path=None, image_shape=image_shape, postprocess=postprocess,
-        )
-        figure.suptitle(f"β = {beta:g}")
-        panels.append(figure_to_rgba(figure))
-    height = max(panel.shape[0] for panel in panels)
-    padded = [
-        np.pad(panel, ((0, height - panel.shape[0]), (0, 0), (0, 0)), constant_values=255)
-        for panel in panels
-    ]
-    mosaic = np.concatenate(padded, axis=1)
-    matplotlib.image.imsave(save_path, mosaic)
-    return mosaic

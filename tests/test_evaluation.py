@@ -65,3 +65,39 @@ def test_metrics_logger_adds_metrics_and_kl_per_dimension_to_the_history():
     assert 0 <= logs["mig"][3] <= 1 and logs["kl_dim_0"][3] >= 0
     with pytest.raises(ValueError, match="Unknown metric"):
         MetricsLogger(x, dataset, metrics=("irs",))
+
+
+def test_report_without_metrics_has_no_empty_panel_and_explains_its_colours(tmp_path):
+    import matplotlib.colors
+
+    from betavae_tf.plots import plot_latent_traversals
+    from betavae_tf.plots.report import UNUSED_KL_NATS
+    from picture_models import X_DENSE, assert_every_text_inside, build, informative_model
+
+    model = build("dense", 3, latent=12)
+    double = lambda a: 2 * a  # noqa: E731
+    figure = plot_evaluation_report(model, X_DENSE, None, tmp_path / "report.png", postprocess=double)
+    kl_axes, grid_axes = figure.axes[0], figure.axes[1]
+    assert kl_axes.get_title().startswith("KL per latent dimension")
+    assert not any("No ground-truth" in axes.get_title() for axes in figure.axes)
+    assert len(kl_axes.patches) == 12 and grid_axes.images  # KL bars, then the traversal grid
+    assert_every_text_inside(figure)
+    # the traversals are those of `traverse`: same rows, columns and display options
+    alone = plot_latent_traversals(model, X_DENSE, save_path=None, postprocess=double)
+    assert [t.get_text() for t in grid_axes.get_yticklabels()] == [
+        t.get_text() for t in alone.axes[0].get_yticklabels()]
+    assert len(grid_axes.get_yticklabels()) == 10
+    np.testing.assert_allclose(grid_axes.images[0].get_array(), alone.axes[0].images[0].get_array())
+
+    # grey bars are exactly the latents with little KL, and the legend says so
+    informative = informative_model()  # KL (0, 4.5, 0.5); latent means constant over x
+    figure = plot_evaluation_report(informative, X_DENSE, None, save_path=None)
+    bars = figure.axes[0].patches
+    grey = [matplotlib.colors.to_hex(bar.get_facecolor()) == matplotlib.colors.to_hex("0.7")
+            for bar in bars]
+    assert grey == [True, False, False] and UNUSED_KL_NATS <= 0.5
+    assert [bool(bar.get_hatch()) for bar in bars] == [False, True, True]
+    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert legend[0] == f"used (KL ≥ {UNUSED_KL_NATS} nats)"
+    assert legend[1] == f"unused (KL < {UNUSED_KL_NATS} nats)"
+    assert "mean constant over x" in legend[2]

@@ -42,3 +42,22 @@ def test_sweep_refuses_bad_arguments(digits, tmp_path):
         beta_sweep(build, [1, -1], x_train, x_val, tmp_path)
     with pytest.raises(ValueError, match=r"x_test has examples of shape \(8,\)"):
         beta_sweep(build, [1], x_train, x_val[:, :8], tmp_path)
+
+
+def test_sweep_plot_labels_the_beta_axis_with_the_betas(tmp_path):
+    from betavae_tf.sweep import plot_sweep
+
+    rows = [{"beta": beta, "train_reconstruction": 30.0 + i, "test_reconstruction": 31.0 + i,
+             "train_kl": 20.0 / (i + 1), "test_kl": 21.0 / (i + 1)}
+            for i, beta in enumerate([0.1, 1.0, 4.0, 10.0])]
+    figure = plot_sweep(rows, tmp_path / "beta_sweep.png")
+    assert (tmp_path / "beta_sweep.png").stat().st_size > 1000
+    for axes in figure.axes[:2]:
+        assert axes.get_xscale() == "log" and axes.get_xlabel() == "β (log scale)"
+        assert [t.get_text() for t in axes.get_xticklabels()] == ["0.1", "1", "4", "10"]
+        assert axes.xaxis.get_minor_ticks() == []  # no unlabelled 10^k ticks
+    # with β = 0 the axis is linear, still labelled with the betas
+    rows[0]["beta"] = 0.0
+    figure = plot_sweep(rows, None)
+    assert figure.axes[0].get_xscale() == "linear"
+    assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["0", "1", "4", "10"]

@@ -32,3 +32,23 @@ def test_plot_without_a_file_and_bad_histories():
         plot_vae_history({"loss": []})
     with pytest.raises(ValueError, match="history must be a keras History or a dict"):
         plot_vae_history([1, 2])
+
+
+def test_legends_sit_under_the_curves_and_epochs_are_whole_numbers():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = plot_vae_history(dict(LOGS, loss=[10.0, 8.0, 7.0, 6.5, 6.0], val_loss=[11.0] * 5,
+                                   reconstruction_loss=[9.0] * 5, kl_loss=[1.0] * 5,
+                                   val_reconstruction_loss=[9.5] * 5, val_kl_loss=[1.1] * 5,
+                                   beta=[0.0, 0.5, 1.0, 1.0, 1.0]), save_path=None)
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    for axes in figure.axes[:2]:
+        legend = axes.get_legend().get_window_extent(renderer)
+        assert legend.y1 < axes.get_window_extent(renderer).y0  # below the plotting area
+        assert legend.y0 >= 0  # and not cut off
+        ticks = [t.get_text() for t in axes.get_xticklabels() if t.get_text()]
+        assert ticks and all(t.isdigit() for t in ticks)
+    assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == [
+        "train", "validation", "β (right axis)"]

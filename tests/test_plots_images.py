@@ -5,49 +5,27 @@ import matplotlib.image
 import numpy as np
 import pytest
 from PIL import Image
-from sklearn.decomposition import PCA
 
-from betavae_tf import BetaVAE
-from betavae_tf.metrics import kl_per_dimension
-from betavae_tf.pictures import (
-    _display_images,
+from betavae_tf.plots.display import DisplayOptions
+from betavae_tf.plots.images import (
     interpolate_latents,
-    latent_traversal,
     plot_interpolation,
-    plot_latent_pca,
-    plot_latent_traversals,
     plot_reconstructions,
     plot_samples,
 )
-
-RNG = np.random.default_rng(0)
-X_DENSE = RNG.normal(size=(12, 16)).astype("float32")
-X_CONV = RNG.uniform(size=(12, 8, 8, 1)).astype("float32")
-
-
-def conv_vae(latent=3):
-    inputs = keras.Input((8, 8, 1))
-    h = keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu")(inputs)
-    h = keras.layers.Flatten()(h)
-    encoder = keras.Model(inputs, [keras.layers.Dense(latent)(h), keras.layers.Dense(latent)(h)])
-    z = keras.Input((latent,))
-    h = keras.layers.Reshape((4, 4, 4))(keras.layers.Dense(64, activation="relu")(z))
-    decoder = keras.Model(z, keras.layers.Conv2DTranspose(1, 3, strides=2, padding="same")(h))
-    return BetaVAE(encoder=encoder, decoder=decoder, likelihood="bernoulli")
-
-
-def build(kind, seed):
-    """A model of `kind` with large random weights drawn from `seed`, so that even
-    untrained its reconstructions and samples vary visibly between models."""
-    keras.utils.set_random_seed(seed)
-    model = BetaVAE(input_dim=16, encoding_dim=3) if kind == "dense" else conv_vae()
-    rng = np.random.default_rng(seed)
-    for weight in model.weights:
-        if weight.path.endswith("moving_variance"):
-            weight.assign(rng.uniform(0.5, 2.0, weight.shape))
-        elif weight.trainable:
-            weight.assign(rng.normal(0, 0.6, weight.shape))
-    return model
+from betavae_tf.plots.latent import plot_latent_pca
+from betavae_tf.plots.traversals import latent_traversal, plot_latent_traversals
+from picture_models import (
+    RNG,
+    X_CONV,
+    X_DENSE,
+    assert_every_text_inside,
+    build,
+    cell,
+    data,
+    mosaic_of,
+    numpy_of,
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,27 +35,6 @@ def models():
     for first, second in pairs.values():
         assert not np.array_equal(first.decoder.weights[0], second.decoder.weights[0])
     return pairs
-
-
-def data(kind):
-    return X_DENSE if kind == "dense" else X_CONV
-
-
-def numpy_of(tensor):
-    return keras.ops.convert_to_numpy(tensor)
-
-
-def mosaic_of(figure):
-    """The RGBA grid the picture functions draw with a single imshow."""
-    return np.asarray(figure.axes[0].images[0].get_array())
-
-
-def cell(mosaic, row, col, size=8):
-    """Gray value of grid cell (row, col) of a mosaic of size x size images."""
-    rows = round((mosaic.shape[0] + 1) / (size + 1))  # pad is 1 pixel for 8-pixel cells
-    assert mosaic.shape[0] == rows * (size + 1) - 1
-    top, left = row * (size + 1), col * (size + 1)
-    return mosaic[top : top + size, left : left + size, 0]
 
 
 RENDERERS = {
@@ -100,9 +57,12 @@ def test_every_picture_is_written_and_its_pixels_depend_on_the_model(models, kin
         figure = RENDERERS[name](model, data(kind), path)
         assert figure.__class__.__name__ == "Figure"
         assert path.stat().st_size > 1000
+        assert_every_text_inside(figure)
     first, second = (matplotlib.image.imread(path) for path in paths)
     assert first.ndim == 3 and first.shape == second.shape
     assert np.abs(first - second).max() > 0.1  # other weights draw other pixels
+    # written atomically: no temporary file is left beside the pictures
+    assert sorted(os.listdir(paths[0].parent)) == sorted(p.name for p in paths)
 
 
 def test_reconstruction_grid_shows_originals_above_deterministic_reconstructions(models):
@@ -116,6 +76,8 @@ def test_reconstruction_grid_shows_originals_above_deterministic_reconstructions
         np.testing.assert_allclose(cell(mosaic, 1, i), expected[i, ..., 0], atol=1e-6)
     axes = figure.axes[0]
     assert [t.get_text() for t in axes.get_yticklabels()] == ["original", "reconstruction"]
+    # columns are examples, not digits 0-9: no numbers over them
+    assert [t.get_text() for t in axes.get_xticklabels()] == []
     assert len(figure.axes) == 1  # images in [0, 1]: no colourbar
     # n larger than the data shows all of it
     assert mosaic_of(plot_reconstructions(model, X_CONV[:2], n=50, save_path=None)).shape[1] == 17
@@ -147,27 +109,28 @@ def test_vectors_are_auto_scaled_per_figure_and_postprocessed(models):
     )
 
 
-def test_display_helper_shapes_clipping_and_nan():
-    assert _display_images(np.zeros((2, 64))).rgba.shape == (2, 8, 8, 4)
-    strip = _display_images(np.arange(20.0).reshape(2, 10))
+def test_display_options_shapes_clipping_and_nan():
+    show = DisplayOptions().show
+    assert show(np.zeros((2, 64))).rgba.shape == (2, 8, 8, 4)
+    strip = show(np.arange(20.0).reshape(2, 10))
     assert strip.rgba.shape == (2, 1, 10, 4)
     np.testing.assert_allclose(strip.rgba[1, 0, :, 0], np.arange(10, 20) / 19)
-    assert _display_images(np.zeros((2, 16)), image_shape=(2, 8)).rgba.shape == (2, 2, 8, 4)
-    rgb = _display_images(np.array([[[[-1.0, 0.25, 2.0]]]]))
+    assert DisplayOptions(image_shape=(2, 8)).show(np.zeros((2, 16))).rgba.shape == (2, 2, 8, 4)
+    rgb = show(np.array([[[[-1.0, 0.25, 2.0]]]]))
     assert not rgb.grayscale
     np.testing.assert_allclose(rgb.rgba[0, 0, 0], [0.0, 0.25, 1.0, 1.0])
-    with_nan = _display_images(np.array([[[[np.nan]], [[0.5]]]]))
+    with_nan = show(np.array([[[[np.nan]], [[0.5]]]]))
     np.testing.assert_allclose(with_nan.rgba[0, :, 0], [[0, 0, 0, 0], [0.5, 0.5, 0.5, 1]])
-    constant = _display_images(np.full((1, 4), 3.0))
+    constant = show(np.full((1, 4), 3.0))
     np.testing.assert_allclose(constant.rgba[..., 0], 0.5)
     with pytest.raises(ValueError, match=r"image_shape must be .* 16 values .*=\(3, 5\)"):
-        _display_images(np.zeros((1, 16)), image_shape=(3, 5))
+        DisplayOptions(image_shape=(3, 5)).show(np.zeros((1, 16)))
     with pytest.raises(ValueError, match="Cannot show images with 2 channels"):
-        _display_images(np.zeros((1, 4, 4, 2)))
+        show(np.zeros((1, 4, 4, 2)))
     with pytest.raises(ValueError, match="vmin < vmax"):
-        _display_images(np.zeros((1, 4)), vmin=1.0, vmax=1.0)
+        DisplayOptions(vmin=1.0, vmax=1.0).show(np.zeros((1, 4)))
     with pytest.raises(ValueError, match="postprocess must return an array of 1 examples"):
-        _display_images(np.zeros((1, 4)), postprocess=lambda a: a[0])
+        DisplayOptions(postprocess=lambda a: a[0]).show(np.zeros((1, 4)))
 
 
 def test_strips_for_vectors_that_are_not_square(models):
@@ -175,6 +138,7 @@ def test_strips_for_vectors_that_are_not_square(models):
     mosaic = mosaic_of(figure)
     assert mosaic.shape[:2] == (2 * 5 - 1, 2 * 17 - 1)  # strips drawn 4 pixels high, 1-pixel gaps
     assert figure.axes[0].get_aspect() == "auto"
+    assert_every_text_inside(figure)
 
 
 def test_samples_match_model_sample_and_individual_files(models, tmp_path):
@@ -224,110 +188,31 @@ def test_interpolation_strip_has_labelled_originals_at_its_ends(models):
     np.testing.assert_allclose(cell(mosaic, 0, 4), X_CONV[1, ..., 0], atol=1e-6)
     for i in range(3):
         np.testing.assert_allclose(cell(mosaic, 0, i + 1), decoded[i, ..., 0], atol=1e-6)
+    assert_every_text_inside(figure)
 
 
-def test_latent_traversal_shapes_and_values(models):
-    model = models["conv"][0]
-    images, dims = latent_traversal(model, X_CONV)
-    assert images.shape == (3, 9, 8, 8, 1) and sorted(dims.tolist()) == [0, 1, 2]
-    images, dims = latent_traversal(model, X_CONV[0], dims=[2, 0], values=[-1.0, 1.5])
-    assert images.shape == (2, 2, 8, 8, 1) and dims.tolist() == [2, 0]
-    base = numpy_of(model.encode(X_CONV[:1])[0])[0]
-    code = base.copy()
-    code[0] = 1.5
-    np.testing.assert_allclose(images[1, 1], numpy_of(model.decode(code[None]))[0], atol=1e-6)
-    images, _ = latent_traversal(model, X_CONV[:1], dims=[1], values=[0.5], relative=True)
-    code = base.copy()
-    code[1] += 0.5
-    np.testing.assert_allclose(images[0, 0], numpy_of(model.decode(code[None]))[0], atol=1e-6)
-
-
-@pytest.fixture(scope="module")
-def informative_model():
-    """Dense model whose latent means are the constants (0, 3, 1) and variances 1:
-    KL per dimension (0, 4.5, 0.5) nats."""
-    keras.utils.set_random_seed(5)
-    model = BetaVAE(input_dim=16, encoding_dim=3)
-    for name, bias in (("z_mean", [0.0, 3.0, 1.0]), ("z_log_var", [0.0, 0.0, 0.0])):
-        layer = model.encoder.get_layer(name)
-        layer.kernel.assign(np.zeros(layer.kernel.shape))
-        layer.bias.assign(bias)
-    return model
-
-
-def test_traversal_rows_are_ordered_by_kl(informative_model, tmp_path):
-    kl = kl_per_dimension(informative_model, X_DENSE)
-    np.testing.assert_allclose(kl, [0, 4.5, 0.5], atol=1e-6)
-    assert latent_traversal(informative_model, X_DENSE)[1].tolist() == [1, 2, 0]
-    figure = plot_latent_traversals(informative_model, X_DENSE, save_path=tmp_path / "t.png")
-    labels = [t.get_text() for t in figure.axes[0].get_yticklabels()]
-    assert labels == ["z1  KL=4.50 nats", "z2  KL=0.50 nats", "z0  KL=0.00 nats"]
-    columns = [t.get_text() for t in figure.axes[0].get_xticklabels()]
-    assert columns == ["-3", "-2.25", "-1.5", "-0.75", "+0", "+0.75", "+1.5", "+2.25", "+3"]
-    figure = plot_latent_traversals(informative_model, X_DENSE, n_dims=1, save_path=None)
-    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["z1  KL=4.50 nats"]
-
-
-@pytest.mark.parametrize("kind", ["dense", "conv"])
-def test_traversal_gif_has_one_frame_per_value(models, kind, tmp_path):
-    gif = tmp_path / "gifs" / "traversal.gif"
-    plot_latent_traversals(
-        models[kind][0], data(kind), values=np.linspace(-2, 2, 5), save_path=None, gif_path=gif
-    )
-    with Image.open(gif) as image:
-        assert image.format == "GIF" and image.n_frames == 5 and image.info["loop"] == 0
-        image.seek(0)
-        first = np.asarray(image.convert("L"), dtype=float)
-        image.seek(4)
-        last = np.asarray(image.convert("L"), dtype=float)
-    assert first.shape[0] > 3 * 96 and first.shape == last.shape  # three rows, enlarged
-    assert np.abs(first - last).max() > 10
-
-
-def test_latent_pca_scatter_legend_and_colourbar(models, tmp_path):
+def test_tensors_from_encode_and_sample_are_as_good_as_arrays_from_predict(models):
+    """`model.sample`/`model.encode` return tensors, `model.predict` NumPy arrays:
+    every picture takes either and draws the same pixels."""
     model = models["dense"][0]
-    figure = plot_latent_pca(model, X_DENSE, save_path=None)
-    z_mean = numpy_of(model.encode(X_DENSE)[0]).astype(float)
-    expected = PCA(n_components=2).fit_transform(z_mean)
-    np.testing.assert_allclose(figure.axes[0].collections[0].get_offsets(), expected, atol=1e-5)
-
-    figure = plot_latent_pca(
-        model, X_DENSE, labels=np.arange(12) % 3, label_name="digit", save_path=None
-    )
-    legend = figure.axes[0].get_legend()
-    assert legend.get_title().get_text() == "digit"
-    assert [t.get_text() for t in legend.get_texts()] == ["0", "1", "2"]
-    assert len(figure.axes) == 1
-    figure = plot_latent_pca(model, X_DENSE, labels=np.array(list("abcabcabcabc")), save_path=None)
-    assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["a", "b", "c"]
-
-    factor = np.linspace(0.0, 1.0, 12)
-    figure = plot_latent_pca(
-        model, X_DENSE, labels=factor, label_name="scale", save_path=tmp_path / "c.png"
-    )
-    assert figure.axes[0].get_legend() is None and figure.axes[1].get_ylabel() == "scale"
-    np.testing.assert_allclose(figure.axes[0].collections[0].get_array(), factor)
-    # 12 distinct integers: a continuous scale unless categorical=True
-    figure = plot_latent_pca(model, X_DENSE, labels=np.arange(12), save_path=None)
-    assert len(figure.axes) == 2
-    figure = plot_latent_pca(model, X_DENSE, labels=np.arange(12), categorical=True, save_path=None)
-    assert len(figure.axes[0].get_legend().get_texts()) == 12
-
-
-def test_latent_pca_of_a_one_dimensional_latent_and_of_one_example(tmp_path):
-    keras.utils.set_random_seed(7)
-    model = BetaVAE(input_dim=16, encoding_dim=1)
-    labels = np.linspace(0, 1, 12)
-    figure = plot_latent_pca(model, X_DENSE, labels=labels, save_path=tmp_path / "p.png")
-    axes = figure.axes[0]
-    assert axes.get_xlabel() == "example index"
-    offsets = axes.collections[0].get_offsets()
-    np.testing.assert_allclose(offsets[:, 0], np.arange(12))
-    np.testing.assert_allclose(offsets[:, 1], numpy_of(model.encode(X_DENSE)[0])[:, 0], atol=1e-6)
-    assert (tmp_path / "p.png").stat().st_size > 1000
-    single = build("dense", 1)
-    figure = plot_latent_pca(single, X_DENSE[:1], save_path=None)
-    np.testing.assert_allclose(figure.axes[0].collections[0].get_offsets(), [[0.0, 0.0]])
+    tensors = keras.ops.convert_to_tensor(X_DENSE)
+    arrays = model.predict(X_DENSE, verbose=0)
+    as_tensors = model(tensors)  # the same values, as a tensor
+    np.testing.assert_allclose(numpy_of(as_tensors), arrays, atol=1e-5)
+    for draw in (
+        lambda x: plot_reconstructions(model, x, n=3, save_path=None),
+        lambda x: plot_interpolation(model, x[0], x[1], steps=3, save_path=None),
+        lambda x: plot_latent_traversals(model, x, values=[-1, 1], save_path=None),
+    ):
+        np.testing.assert_allclose(mosaic_of(draw(as_tensors)), mosaic_of(draw(arrays)), atol=1e-5)
+    z_mean = model.encode(tensors)[0]  # a tensor of labels
+    figure = plot_latent_pca(model, as_tensors, labels=z_mean[:, 0], save_path=None)
+    np.testing.assert_allclose(figure.axes[0].collections[0].get_array(), numpy_of(z_mean[:, 0]))
+    to_tensor = keras.ops.convert_to_tensor
+    figure = plot_samples(model, n=4, save_path=None, postprocess=lambda a: to_tensor(2 * a))
+    assert mosaic_of(figure).shape[:2] == (2 * 5 - 1, 2 * 5 - 1)
+    images, _ = latent_traversal(model, model.sample(2, seed=1)[0], dims=[0], values=[0.0])
+    assert images.shape == (1, 1, 16)
 
 
 @pytest.mark.parametrize(
@@ -353,6 +238,8 @@ def test_latent_pca_of_a_one_dimensional_latent_and_of_one_example(tmp_path):
         (lambda m: plot_latent_pca(m, np.zeros((0, 16)), save_path=None), "x has 0 examples"),
         (lambda m: plot_latent_traversals(m, X_DENSE, n_dims=4, save_path=None),
          "n_dims=4 but the model has 3 latent dimensions; pass n_dims <= 3"),
+        (lambda m: plot_latent_traversals(m, X_DENSE, n_dims="most", save_path=None),
+         "n_dims must be an integer >= 1"),
         (lambda m: plot_latent_traversals(m, np.zeros((0, 16)), save_path=None),
          "x has 0 examples"),
         (lambda m: plot_latent_traversals(m, X_DENSE, values=[], save_path=None),
@@ -367,3 +254,10 @@ def test_bad_arguments_give_one_line_errors(models, call, message):
     with pytest.raises(ValueError, match=message) as error:
         call(models["dense"][0])
     assert "\n" not in str(error.value)
+
+
+def test_a_misspelt_display_option_names_the_right_ones(models):
+    message = (r"plot_samples\(\) got an unexpected keyword argument 'imge_shape'; its "
+               r"display options are image_shape, postprocess, vmin, vmax")
+    with pytest.raises(TypeError, match=message):
+        plot_samples(models["dense"][0], n=2, save_path=None, imge_shape=(4, 4))

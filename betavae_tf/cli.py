@@ -504,7 +504,7 @@ def _load_model_and_data(args):
 def _pictures(args) -> int:
     import numpy as np
 
-    from betavae_tf import pictures
+    from betavae_tf import plots as pictures
 
     model, _, data, settings = _load_model_and_data(args)
     out = args.output_dir
@@ -534,7 +534,7 @@ def _pictures(args) -> int:
         files["traversals"] = os.path.join(out, "traversals.png")
         gif = os.path.join(out, "traversals.gif") if args.gif else None
         pictures.plot_latent_traversals(
-            model, data.test[:1000], n_dims=None if args.dims == "all" else args.dims,
+            model, data.test[:1000], n_dims=args.dims,
             values=np.linspace(-args.limit, args.limit, args.columns),
             save_path=files["traversals"], gif_path=gif, **display,
         )
@@ -589,7 +589,7 @@ def _evaluate(args) -> int:
     png_path = os.path.join(args.output_dir, "evaluation_report.png")
     with open(json_path, "w") as handle:
         json.dump(report, handle, indent=2)
-    plot_evaluation_report(model, x, report.get("metrics"), png_path)
+    plot_evaluation_report(model, x, report.get("metrics"), png_path, **_display_options(data))
     print(json.dumps(report, indent=2))
     _report({"evaluation": json_path, "report": png_path})
     return 0

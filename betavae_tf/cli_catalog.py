@@ -61,7 +61,7 @@ def _argument_help(obj) -> dict:
 
 def build_catalog() -> dict:
     """The catalog, from the library (imports TensorFlow)."""
-    from betavae_tf import __version__, distribute, evaluation, losses, objectives, pictures, presets, runs
+    from betavae_tf import __version__, distribute, evaluation, losses, objectives, plots, presets, runs
     from betavae_tf.datasets import sources
     from betavae_tf.sweep import beta_sweep
     from betavae_tf.training import train_vae
@@ -95,10 +95,10 @@ def build_catalog() -> dict:
             "train_vae": _defaults(train_vae),
             "beta_sweep": _defaults(beta_sweep),
             "evaluate_disentanglement": _defaults(evaluation.evaluate_disentanglement),
-            "plot_samples": _defaults(pictures.plot_samples),
-            "plot_reconstructions": _defaults(pictures.plot_reconstructions),
-            "plot_interpolation": _defaults(pictures.plot_interpolation),
-            "plot_latent_traversals": _defaults(pictures.plot_latent_traversals),
+            "plot_samples": _defaults(plots.plot_samples),
+            "plot_reconstructions": _defaults(plots.plot_reconstructions),
+            "plot_interpolation": _defaults(plots.plot_interpolation),
+            "plot_latent_traversals": _defaults(plots.plot_latent_traversals),
         },
     }
 

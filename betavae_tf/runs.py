@@ -29,7 +29,7 @@ from betavae_tf.datasets.sources import DATA_SOURCES, PreparedData, flatten, loa
 from betavae_tf.interrupts import TrainingInterrupted
 from betavae_tf.models import BetaVAE
 from betavae_tf.objectives import get_objective, objective_arguments
-from betavae_tf.plotting import plot_vae_history
+from betavae_tf.plots import plot_vae_history
 from betavae_tf.presets import build_conv_beta_vae
 from betavae_tf.run_lock import folder_lock
 from betavae_tf.schedules import CyclicalAnnealing, KLAnnealing, SigmoidAnnealing
@@ -233,8 +233,8 @@ def train_run(
             f"The backup folder {paths['backup']!r} is the output folder itself; pass a folder "
             "of its own for the backup (default OUTPUT_DIR/checkpoints/backup)."
         )
-    for folder in ("output_dir", "backup"):
-        ensure_writable_folder(paths[folder], "folder", f"pass a writable {folder.replace('_', ' ')}")
+    for folder, argument in (("output_dir", "output_dir"), ("backup", "backup_dir")):
+        ensure_writable_folder(paths[folder], "folder", f"pass {argument} naming a writable folder")
     with folder_lock(paths["checkpoints"], "output folder"):
         return _train_locked(paths, data, model, schedule, beta, epochs, batch_size,
                              learning_rate, patience, clipnorm, model_format, resume, verbose,

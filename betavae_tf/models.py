@@ -17,17 +17,21 @@ from keras import ops
 from betavae_tf import replicas
 from betavae_tf.layers import LearnedLogVariance, Sampling
 from betavae_tf.losses import get_likelihood, kl_divergence
-from betavae_tf.networks import build_dense_decoder, build_dense_encoder
+from betavae_tf.networks import (
+    build_dense_decoder,
+    build_dense_encoder,
+    check_encoder_decoder,
+    example_shape,
+)
 from betavae_tf.objectives import (
     LEGACY_ARGUMENTS,
     LEGACY_OBJECTIVES,
     OBJECTIVES,
+    LegacyObjectiveArguments,
     Objective,
     Posterior,
-    check_legacy_argument,
     deserialize_objective,
     get_objective,
-    legacy_default,
     resolve_objective,
 )
 from betavae_tf.train_loop import endless_train_function, uses_endless_loop
@@ -43,59 +47,14 @@ def _features_of(data):
     return data
 
 
-def _example_shape(model: keras.Model, role: str) -> tuple:
-    try:
-        shape = tuple(model.inputs[0].shape[1:])
-    except (AttributeError, IndexError, TypeError, ValueError):
-        raise ValueError(
-            f"The {role} must be a Keras model with a known input shape (e.g. built "
-            f"with keras.Input); got {type(model).__name__}."
-        ) from None
-    if any(d is None for d in shape):
-        raise ValueError(f"The {role}'s input shape {shape} must be fully known.")
-    return shape
-
-
 def check_beta_vae(model, name: str = "model") -> None:
     """Raises a one-line `ValueError` unless `model` is a `BetaVAE`."""
     if not isinstance(model, BetaVAE):
         raise ValueError(f"{name} must be a BetaVAE; got {type(model).__name__}.")
 
 
-class _ObjectiveArgument:
-    """A betavae_tf 0.1 argument of `BetaVAE` (`gamma`, `dataset_size`, ...).
-
-    Reads and sets the objective's value when the objective takes it; else the
-    value given to `BetaVAE` (0.1 kept those), or the 0.1 default.
-    """
-
-    def __set_name__(self, owner, name):
-        self.legacy, self.name = name, LEGACY_ARGUMENTS[name][1]
-
-    def __get__(self, model, owner=None):
-        if model is None:
-            return self
-        if hasattr(model.objective, self.name):
-            return getattr(model.objective, self.name)
-        return model._unused_arguments.get(self.legacy, legacy_default(self.legacy))
-
-    def __set__(self, model, value):
-        value = check_legacy_argument(self.legacy, value)
-        if hasattr(model.objective, self.name):
-            setattr(model.objective, self.name, value)
-        else:
-            model._unused_arguments[self.legacy] = value
-
-
-def _objective_variable(name: str) -> property:
-    return property(
-        lambda model: model.objective.variables.get(name),
-        doc=f"The objective's `{name}` variable, or `None` if it has none.",
-    )
-
-
 @keras.saving.register_keras_serializable(package="betavae_tf")
-class BetaVAE(keras.Model):
+class BetaVAE(LegacyObjectiveArguments, keras.Model):
     """A β-Variational Autoencoder: reconstruction + the objective's regulariser.
 
     By default it is the dense network of the original Keras β-VAE (see
@@ -161,18 +120,6 @@ class BetaVAE(keras.Model):
     Capacity(gamma=100.0, capacity_max=25.0, capacity_steps=100000, free_bits=0.0)
     """
 
-    gamma = _ObjectiveArgument()
-    capacity_max = _ObjectiveArgument()
-    capacity_steps = _ObjectiveArgument()
-    free_bits = _ObjectiveArgument()
-    dataset_size = _ObjectiveArgument()
-    alpha = _ObjectiveArgument()
-    gamma_dw = _ObjectiveArgument()
-    tcvae_estimator = _ObjectiveArgument()
-    gamma_variable = _objective_variable("gamma")
-    alpha_variable = _objective_variable("alpha")
-    gamma_dw_variable = _objective_variable("gamma_dw")
-
     def __init__(
         self,
         input_dim: int | None = None,
@@ -225,10 +172,10 @@ class BetaVAE(keras.Model):
             )
         else:
             self.input_dim = input_dim
-            self.encoding_dim = self._check_custom_networks(encoder, decoder)
+            self.encoding_dim = check_encoder_decoder(encoder, decoder)
         self.encoder = encoder
         self.decoder = decoder
-        self.feature_shape = _example_shape(encoder, "encoder")
+        self.feature_shape = example_shape(encoder, "encoder")
         self.sampling = Sampling(seed=self.seed, name="sampling")
         self._prior_seed_generator = keras.random.SeedGenerator(
             None if self.seed is None else self.seed + 1
@@ -266,35 +213,6 @@ class BetaVAE(keras.Model):
             keras.metrics.Mean(name=name) for name in self.objective.averaged_terms
         ]
         self.build((None, *self.feature_shape))
-
-    @staticmethod
-    def _check_custom_networks(encoder, decoder) -> int:
-        input_shape = _example_shape(encoder, "encoder")
-        outputs = getattr(encoder, "outputs", None)
-        if not outputs or len(outputs) != 2:
-            raise ValueError(
-                "The encoder must have two outputs, [z_mean, z_log_var]; got "
-                f"{0 if not outputs else len(outputs)}."
-            )
-        mean_shape, log_var_shape = (tuple(o.shape[1:]) for o in outputs)
-        if len(mean_shape) != 1 or mean_shape != log_var_shape:
-            raise ValueError(
-                "The encoder's outputs must both have shape (batch, latent_dim); got "
-                f"{mean_shape} and {log_var_shape}."
-            )
-        latent_shape = _example_shape(decoder, "decoder")
-        if latent_shape != mean_shape:
-            raise ValueError(
-                f"The decoder takes inputs of shape {latent_shape} but the encoder "
-                f"produces latents of shape {mean_shape}."
-            )
-        output_shape = tuple(decoder.outputs[0].shape[1:])
-        if output_shape != input_shape:
-            raise ValueError(
-                f"The decoder outputs shape {output_shape} but the encoder takes "
-                f"{input_shape}; they must match."
-            )
-        return mean_shape[0]
 
     def build(self, input_shape=None):
         # Every sub-network is built in __init__ (they know their shapes).

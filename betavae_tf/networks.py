@@ -81,6 +81,50 @@ def build_dense_decoder(
     return keras.Model(inputs, outputs, name=name)
 
 
+def example_shape(model: keras.Model, role: str) -> tuple:
+    try:
+        shape = tuple(model.inputs[0].shape[1:])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        raise ValueError(
+            f"The {role} must be a Keras model with a known input shape (e.g. built "
+            f"with keras.Input); got {type(model).__name__}."
+        ) from None
+    if any(d is None for d in shape):
+        raise ValueError(f"The {role}'s input shape {shape} must be fully known.")
+    return shape
+
+
+def check_encoder_decoder(encoder: keras.Model, decoder: keras.Model) -> int:
+    """Checks that `encoder` maps `x` to `[z_mean, z_log_var]` and `decoder` maps
+    `z` back to `x`'s shape; returns the latent size."""
+    input_shape = example_shape(encoder, "encoder")
+    outputs = getattr(encoder, "outputs", None)
+    if not outputs or len(outputs) != 2:
+        raise ValueError(
+            "The encoder must have two outputs, [z_mean, z_log_var]; got "
+            f"{0 if not outputs else len(outputs)}."
+        )
+    mean_shape, log_var_shape = (tuple(o.shape[1:]) for o in outputs)
+    if len(mean_shape) != 1 or mean_shape != log_var_shape:
+        raise ValueError(
+            "The encoder's outputs must both have shape (batch, latent_dim); got "
+            f"{mean_shape} and {log_var_shape}."
+        )
+    latent_shape = example_shape(decoder, "decoder")
+    if latent_shape != mean_shape:
+        raise ValueError(
+            f"The decoder takes inputs of shape {latent_shape} but the encoder "
+            f"produces latents of shape {mean_shape}."
+        )
+    output_shape = tuple(decoder.outputs[0].shape[1:])
+    if output_shape != input_shape:
+        raise ValueError(
+            f"The decoder outputs shape {output_shape} but the encoder takes "
+            f"{input_shape}; they must match."
+        )
+    return mean_shape[0]
+
+
 # ----------------------------------------------------------- convolutional nets
 CONV_ACTIVATIONS = ("relu", "leaky_relu")
 LEAKY_RELU_SLOPE = 0.2

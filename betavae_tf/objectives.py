@@ -150,7 +150,11 @@ class Objective:
         return cls(**config)
 
     def __repr__(self) -> str:
-        options = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        try:
+            config = self.get_config()
+        except (NotImplementedError, TypeError, ValueError):  # inside a graph: no values
+            return f"<{type(self).__name__} objective>"
+        options = ", ".join(f"{k}={v!r}" for k, v in config.items())
         return f"{type(self).__name__}({options})"
 
 
@@ -383,6 +387,59 @@ def resolve_objective(objective, **legacy) -> tuple[Objective, dict]:
             f"is an objective object. Received: objective={instance!r}"
         )
     return instance, unused
+
+
+class _ObjectiveArgument:
+    """A betavae_tf 0.1 argument of `BetaVAE` (`gamma`, `dataset_size`, ...).
+
+    Reads and sets the objective's value when the objective takes it; else the
+    value given to `BetaVAE` (0.1 kept those), or the 0.1 default.
+    """
+
+    def __set_name__(self, owner, name):
+        self.legacy, self.name = name, LEGACY_ARGUMENTS[name][1]
+
+    def __get__(self, model, owner=None):
+        if model is None:
+            return self
+        if hasattr(model.objective, self.name):
+            return getattr(model.objective, self.name)
+        return model._unused_arguments.get(self.legacy, legacy_default(self.legacy))
+
+    def __set__(self, model, value):
+        value = check_legacy_argument(self.legacy, value)
+        if hasattr(model.objective, self.name):
+            setattr(model.objective, self.name, value)
+        else:
+            model._unused_arguments[self.legacy] = value
+
+
+def _objective_variable(name: str) -> property:
+    return property(
+        lambda model: model.objective.variables.get(name),
+        doc=f"The objective's `{name}` variable, or `None` if it has none.",
+    )
+
+class LegacyObjectiveArguments:
+    """betavae_tf 0.1's objective arguments and variables as attributes of a model.
+
+    `BetaVAE` inherits these views: `model.gamma`, `model.dataset_size`, ...
+    read and set its objective's value (or the value given for an objective
+    that does not take it), `model.gamma_variable`, ... are the objective's
+    variables (or `None`).
+    """
+
+    gamma = _ObjectiveArgument()
+    capacity_max = _ObjectiveArgument()
+    capacity_steps = _ObjectiveArgument()
+    free_bits = _ObjectiveArgument()
+    dataset_size = _ObjectiveArgument()
+    alpha = _ObjectiveArgument()
+    gamma_dw = _ObjectiveArgument()
+    tcvae_estimator = _ObjectiveArgument()
+    gamma_variable = _objective_variable("gamma")
+    alpha_variable = _objective_variable("alpha")
+    gamma_dw_variable = _objective_variable("gamma_dw")
 
 
 def deserialize_objective(config, custom_objects=None) -> Objective:

@@ -406,7 +406,7 @@ def build_spatial_broadcast_decoder(
     `SpatialBroadcast` tiles `z` over the canvas with x/y coordinate
     channels `(B, H, W, encoding_dim + 2)`, then `hidden_layers` per-pixel
     `Conv2D(units, 1)`+ReLU layers and a linear `Conv2D(channels, 1)`. With
-    β-TCVAE it gave the library's dSprites MIG of 0.42 (README).
+    β-TCVAE it gave the library's dSprites MIG of 0.42 (docs/disentanglement.md).
 
     Args:
         output_shape: `(height, width, channels)` of one image.

@@ -5,8 +5,8 @@ Keras's TensorFlow trainer runs `steps_per_execution` steps per call in a
 next batch and branches on whether it got one (so that an epoch may end
 mid-call). On endless input (`train_vae`'s array pipeline repeats forever and
 passes `steps_per_epoch`) every call runs all its steps, and that machinery
-is pure overhead: without it the dense seed network trained about 7 % more
-examples per second (see the README's lever table). The loop here fetches each batch with
+is pure overhead: without it the default dense network trained about 7 % more
+examples per second (see the lever table in docs/speed.md). The loop here fetches each batch with
 `get_next()` and builds the logs once per call, after its last step, instead
 of after every step; the steps, the order of the batches, the losses and the
 logs are the same.

@@ -12,7 +12,7 @@ and its message, or the CLI's own one-line `betavae-tf: error: ...`.
 More refusals live beside the code they test (e.g. `train_vae`'s own table
 in test_training.py, the constructor table in test_models.py); the rows here
 are other values of the same kinds plus the entry points those do not cover.
-RELIABILITY.md counts both.
+docs/reliability.md counts both.
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ def test_conv_builders_standalone_and_their_errors():
 
 
 def test_the_spatial_broadcast_network_roundtrips_and_learns(tmp_path):
-    """The MLP encoder + spatial broadcast decoder of the README's MIG result:
+    """The MLP encoder + spatial broadcast decoder of the MIG result in docs/disentanglement.md:
     saves and reloads without Lambda layers (so safe_mode loads it), and its
     loss falls on a small dSprites sample."""
     from betavae_tf import BetaVAE, build_mlp_encoder, build_spatial_broadcast_decoder, train_vae

@@ -2,7 +2,7 @@
 sources, nothing is written outside the chosen output folder, downloads and
 given data files are checked against their SHA-256.
 
-See RELIABILITY.md ("Security") for the guarantee each test proves.
+See docs/reliability.md ("Security") for the guarantee each test proves.
 """
 
 import functools

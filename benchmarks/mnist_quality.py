@@ -8,7 +8,7 @@ standard 10k test set, next to the reference run (30 epochs):
 
 Prints one JSON line per β. Usage:
 
-    python benchmarks/mnist_quality.py --data-dir ../shared/data/mnist --betas 0.1 2 4 --epochs 30
+    python benchmarks/mnist_quality.py --data-dir /path/to/mnist --betas 0.1 2 4 --epochs 30
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ loss of the Keras network it mirrors, and is trained with
 `torch.optim.Adam(lr, eps=1e-7)` (Keras's Adam defaults) on the same data
 and batch size:
 
-* `DenseVAE`: the seed document's dense network (`build_dense_encoder` /
+* `DenseVAE`: the default dense network (`build_dense_encoder` /
   `build_dense_decoder`), sum-of-squared-errors reconstruction.
 * `ConvVAE`: `build_conv_encoder` / `build_conv_decoder` from a preset of
   `betavae_tf.presets.CONV_PRESETS` (`mnist`, `dsprites`, `faces`),

@@ -63,6 +63,7 @@ def build_catalog() -> dict:
     """The catalog, from the library (imports TensorFlow)."""
     from betavae_tf import __version__, distribute, evaluation, losses, objectives, plots, presets, runs
     from betavae_tf.datasets import sources
+    from betavae_tf.study import spec as study_spec
     from betavae_tf.sweep import beta_sweep
     from betavae_tf.training import train_vae
 
@@ -70,7 +71,7 @@ def build_catalog() -> dict:
         "version": __version__,
         "likelihoods": sorted(losses.LIKELIHOODS),
         "objectives": {
-            name: {"class": kind.__name__, "doc": _first_line(kind),
+            name: {"class": kind.__name__, "title": kind.title, "doc": _first_line(kind),
                    "arguments": objectives.objective_arguments(name),
                    "help": _argument_help(kind)}
             for name, kind in objectives.OBJECTIVES.items()
@@ -99,7 +100,11 @@ def build_catalog() -> dict:
             "plot_reconstructions": _defaults(plots.plot_reconstructions),
             "plot_interpolation": _defaults(plots.plot_interpolation),
             "plot_latent_traversals": _defaults(plots.plot_latent_traversals),
+            "study": {key: default for key, (_, _, default) in study_spec._KEYS.items()
+                      if key != "models"},
         },
+        "study_keys": {key: description for key, (_, description, _) in study_spec._KEYS.items()},
+        "study_networks": list(study_spec.NETWORKS),
     }
 
 

@@ -421,7 +421,7 @@ def fit_distributed(
     default = strategy is None
     strategy = strategy or tf.distribute.get_strategy()
     check_beta_vae(model)
-    if not default and getattr(model, "_distribute_strategy", None) is not strategy:
+    if not default and keras_internals.distribute_strategy_of(model) is not strategy:
         raise ValueError(
             "The model's variables were not created in this strategy's scope; pass "
             "betavae_tf.distribute.replicate_model(model, strategy)."

@@ -44,7 +44,7 @@ def kl_divergence_per_dimension(z_mean, z_log_var):
 def kl_divergence(z_mean, z_log_var):
     """KL divergence to the standard-normal prior, summed over the latent.
 
-    `-0.5 * Σ_j (1 + log σ_j² − μ_j² − σ_j²)`, the seed document's formula.
+    `-0.5 * Σ_j (1 + log σ_j² − μ_j² − σ_j²)`, the original Keras β-VAE's formula.
 
     Args:
         z_mean: float tensor of shape `(batch, latent_dim)`.

@@ -3,7 +3,7 @@
 An encoder is any Keras model mapping `x` to `[z_mean, z_log_var]`; a decoder
 maps `z` to the raw parameters of the reconstruction likelihood (for `"mse"`
 and `"gaussian"` the mean reconstruction, for `"bernoulli"` the logits).
-There are dense networks (the seed document's) for feature vectors and
+There are dense networks (those of the original Keras β-VAE) for feature vectors and
 convolutional ones for images (`build_conv_encoder`, `build_conv_decoder`;
 ready-made sizes in `betavae_tf.presets`). Building them here,
 as functional models with known input shapes, means every weight exists as
@@ -28,7 +28,7 @@ def build_dense_encoder(
     dropout_rate: float = 0.2,
     name: str = "encoder",
 ) -> keras.Model:
-    """The seed document's dense encoder.
+    """The dense encoder of the original Keras β-VAE.
 
     `Dense(64)+ReLU → BatchNormalization → Dropout → Dense(32)+ReLU`, then two
     heads `z_mean = Dense(encoding_dim)` and `z_log_var = Dense(encoding_dim)`.
@@ -58,7 +58,7 @@ def build_dense_decoder(
     dropout_rate: float = 0.2,
     name: str = "decoder",
 ) -> keras.Model:
-    """The seed document's dense decoder.
+    """The dense decoder of the original Keras β-VAE.
 
     `Dense(32)+ReLU → BatchNormalization → Dropout → Dense(64)+ReLU →
     Dense(output_dim)` with a linear output.

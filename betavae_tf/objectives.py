@@ -94,6 +94,7 @@ class Objective:
     """
 
     key: ClassVar[str] = ""
+    title: ClassVar[str] = ""  # how reports name it, e.g. "β-TCVAE"
     weights: ClassVar[tuple[str, ...]] = ()
     averaged_terms: ClassVar[tuple[str, ...]] = ()  # logged like kl_loss (epoch means)
     current_values: ClassVar[tuple[str, ...]] = ()  # logged like beta (last value)
@@ -137,6 +138,7 @@ class Objective:
 
     def after_step(self) -> None:
         """Runs after every optimizer step of the model."""
+        return None  # (a body AutoGraph can convert; a docstring alone is not)
 
     def missing_dataset_size(self) -> bool:
         """Whether training needs a `dataset_size` this objective lacks."""
@@ -176,6 +178,7 @@ class Beta(Objective):
     """
 
     key = "beta"
+    title = "β-VAE"
 
     def __init__(self, free_bits: float = 0.0):
         super().__init__()
@@ -205,6 +208,7 @@ class Capacity(Objective):
     """
 
     key = "capacity"
+    title = "AnnealedVAE"
     weights = ("gamma",)
     current_values = ("capacity",)
     gamma = Weight()
@@ -258,6 +262,7 @@ class TCVAE(Objective):
     """
 
     key = "tcvae"
+    title = "β-TCVAE"
     weights = ("alpha", "gamma_dw")
     averaged_terms = ("mutual_information", "total_correlation", "dimension_wise_kl")
     alpha = Weight()

@@ -3,7 +3,7 @@
 Keras 3 builds Adam's update from about twenty small ops per variable (casts,
 powers, three reads and three assignments). For the small networks of a
 β-VAE study on a CPU, running those hundreds of tiny ops is a large share of
-the training step (benchmarks: the dense seed network trained 26 % more
+the training step (docs/speed.md: the default dense network trained 26 % more
 examples per second with the fused update). TensorFlow's `ResourceApplyAdam` kernel does
 the same update in one op:
 

@@ -1,4 +1,4 @@
-"""Ready-made convolutional β-VAEs for the seed documents' image data sets.
+"""Ready-made convolutional β-VAEs for MNIST, dSprites and faces.
 
 A preset is a plain dict of `build_conv_encoder` / `build_conv_decoder`
 arguments plus the likelihood; the decoder mirrors the encoder (its filters
@@ -52,7 +52,7 @@ CONV_PRESETS: dict[str, dict] = {
     },
     # Faces, 64×64 RGB in [0, 1] (seed 004): 4 × Conv2D 32→64→128→256 with
     # BatchNorm and LeakyReLU, 128-d latent, mirrored 4 × Conv2DTranspose
-    # decoder. The seed's final sigmoid is the "bernoulli" likelihood's mean.
+    # decoder. The usual final sigmoid is the "bernoulli" likelihood's mean.
     "faces": {
         "input_shape": (64, 64, 3),
         "encoding_dim": 128,

@@ -1,4 +1,5 @@
-"""`train_vae`: `model.fit` wired with the seed document's callbacks."""
+"""`train_vae`: `model.fit` wired with early stopping, a best checkpoint, an LR
+schedule, a β schedule, divergence checks and a resumable backup."""
 
 from __future__ import annotations
 

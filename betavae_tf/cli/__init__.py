@@ -17,7 +17,7 @@ import os
 from typing import Sequence
 
 from betavae_tf.cli.commands import COMMANDS, in_flag_words, quiet_tensorflow
-from betavae_tf.cli.parser import build_parser
+from betavae_tf.cli.parser import CATALOG, build_parser
 
 __all__ = ["build_parser", "main", "reference_markdown"]
 
@@ -57,12 +57,20 @@ def _reference_markdown(parser) -> str:
     lines = [
         "# Command-line reference",
         "",
-        "Generated from `betavae_tf/cli.py` by `python docs/make_cli_reference.py`; "
-        "`tests/test_cli_reference.py` fails when it is out of date.",
+        "Generated from the argparse definitions in `betavae_tf/cli/parser.py` by "
+        "`python docs/make_cli_reference.py`; `tests/test_cli_catalog.py` fails when it is out "
+        "of date.",
         "",
         "```text",
         parser.format_help().rstrip(),
         "```",
+        "",
+        "## Data sources (`--data KIND[:PATH]`)",
+        "",
+        "| KIND | path | what | ground-truth factors |",
+        "| --- | --- | --- | --- |",
+        *(f"| `{kind}` | {source['path']} | {source['help']} | {'yes' if source['ground_truth'] else ''} |"
+          for kind, source in CATALOG["data_sources"].items()),
     ]
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for name, command in subparsers.choices.items():

@@ -299,4 +299,34 @@ def _evaluate(args) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "sweep": _sweep, "evaluate": _evaluate, **dict.fromkeys(PICTURES, _pictures)}
+def _study(args) -> int:
+    from betavae_tf.study.report import write_report
+    from betavae_tf.study.runner import STUDY_FILE, run_study
+    from betavae_tf.study.spec import check_spec, load_spec
+
+    raw = {}
+    if args.config:
+        raw = load_spec(args.config).to_dict()
+    elif args.report_only and os.path.exists(os.path.join(args.output_dir, STUDY_FILE)):
+        with open(os.path.join(args.output_dir, STUDY_FILE), encoding="utf-8") as handle:
+            raw = json.load(handle)
+    for key in ("dataset", "seeds", "steps", "batch_size", "learning_rate", "network",
+                "encoding_dim", "n_samples", "eval_scale", "udr_points"):
+        if getattr(args, key) is not None:
+            raw[key] = getattr(args, key)
+    if args.objectives:
+        raw["models"] = args.objectives
+    if "models" not in raw:
+        raise ValueError("Name the models: pass a study file or --objectives, e.g. "
+                         "--objectives beta:beta=1,4 factor:gamma=20.")
+    spec = check_spec(raw, args.config or "flags")
+    if args.report_only:
+        files = write_report(os.path.abspath(args.output_dir), spec)
+        _report(files)
+        return 0
+    records = run_study(spec, args.output_dir, jobs=args.jobs, threads_per_job=args.threads_per_job)
+    return 0 if all(r["status"] == "finished" for r in records) else 1
+
+
+COMMANDS = {"train": _train, "sweep": _sweep, "evaluate": _evaluate, "study": _study,
+            **dict.fromkeys(PICTURES, _pictures)}

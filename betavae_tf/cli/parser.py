@@ -278,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
             picture.add_argument("--columns", type=_bounded(int, 2, 50), default=9, help="default 9")
             picture.add_argument("--gif", action="store_true", help="also write traversals.gif")
 
+    _add_study_command(commands)
+
     evaluate = commands.add_parser(
         "evaluate", help="disentanglement metrics and diagnostics as JSON, plus a report PNG",
         description="Print every metric as JSON (MIG, β-VAE score, FactorVAE score, DCI, SAP on "
@@ -293,6 +295,72 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--iwae-samples", type=_bounded(int, 0), default=0,
                           help="importance samples for a test log-likelihood estimate (default 0: skip)")
     return parser
+
+
+def _objective_grid(text: str) -> dict:
+    """`NAME[:KEY=V1,V2[:KEY=V]...]`, e.g. `factor:gamma=10,20` -> a study model entry."""
+    name, *pairs = text.split(":")
+    if name not in CATALOG["objectives"]:
+        raise argparse.ArgumentTypeError(
+            f"{name!r} is not an objective; use one of {', '.join(CATALOG['objectives'])}")
+    entry: dict = {"objective": name}
+    for pair in pairs:
+        key, _, values = pair.partition("=")
+        if not values:
+            raise argparse.ArgumentTypeError(f"{pair!r} in {text!r} is not KEY=VALUE[,VALUE...]")
+        parsed = []
+        for value in values.split(","):
+            try:
+                parsed.append(int(value) if value.isdigit() else float(value))
+            except ValueError:
+                parsed.append(value)
+        entry[key] = parsed if len(parsed) > 1 else parsed[0]
+    return entry
+
+
+def _add_study_command(commands) -> None:
+    keys, study = CATALOG["study_keys"], DEFAULTS["study"]
+    parser = commands.add_parser(
+        "study", help="train many models and seeds on ground-truth data, then compare them",
+        description="Run a disentanglement study: every model (objective and hyper-parameters) "
+        "with every seed on one dataset with ground-truth factors, each run in its own process, "
+        "then every metric, UDR (unsupervised model selection), results.csv, summary.md, "
+        "figures and report.html. Killed and started again, it skips the finished runs. "
+        "The study comes from a TOML/JSON file (see docs/disentanglement.md), from the flags, "
+        "or both (flags win).")
+    parser.add_argument("config", metavar="STUDY", nargs="?", default=None,
+                        help="a study file (.toml or .json)")
+    parser.add_argument("--objectives", nargs="+", type=_objective_grid, default=None,
+                        metavar="NAME[:KEY=V1,V2...]",
+                        help="models, e.g. beta:beta=1,4 annealed factor:gamma=20 tcvae:beta=6 "
+                        f"(objectives: {', '.join(CATALOG['objectives'])})")
+    parser.add_argument("--dataset", type=_data_spec, default=None,
+                        help=f"{keys['dataset']} (default {study['dataset']})")
+    parser.add_argument("--seeds", type=_bounded(int, 0), nargs="+", default=None,
+                        help=f"default {' '.join(map(str, study['seeds']))}")
+    parser.add_argument("--steps", type=_bounded(int, 1), default=None,
+                        help=f"{keys['steps']} (default {study['steps']})")
+    parser.add_argument("--batch-size", type=_bounded(int, 2), default=None,
+                        help=f"default {study['batch_size']}")
+    parser.add_argument("--learning-rate", type=_bounded(float, 0.0, exclusive_minimum=True),
+                        default=None, help=f"default {study['learning_rate']:g}")
+    parser.add_argument("--network", choices=CATALOG["study_networks"], default=None,
+                        help="auto (default): the spatial-broadcast net for images, dense for vectors")
+    parser.add_argument("--encoding-dim", type=_bounded(int, 1), default=None,
+                        help=f"latent size (default {study['encoding_dim']})")
+    parser.add_argument("--n-samples", type=_bounded(int, 2), default=None,
+                        help=f"{keys['n_samples']} (default {study['n_samples']})")
+    parser.add_argument("--eval-scale", type=_bounded(float, 0.0, 1.0, exclusive_minimum=True),
+                        default=None, help=f"{keys['eval_scale']} (default {study['eval_scale']})")
+    parser.add_argument("--udr-points", type=_bounded(int, 10), default=None,
+                        help=f"{keys['udr_points']} (default {study['udr_points']})")
+    parser.add_argument("--jobs", type=_bounded(int, 1), default=None,
+                        help="runs at once, each in its own process (default 1)")
+    parser.add_argument("--threads-per-job", type=_bounded(int, 1), default=None,
+                        help="TensorFlow threads of each run (default: CPUs / jobs)")
+    parser.add_argument("--output-dir", default="study", help="the study's folder (default study/)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="only rewrite the report of the runs already in --output-dir")
 
 
 def _dims(text: str):

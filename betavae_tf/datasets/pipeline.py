@@ -2,8 +2,8 @@
 
 Keras's own array adapter does the same job, but it re-creates its iterator
 twice per epoch and runs tf.data's autotuner and parallel map, whose fixed
-costs per epoch dominate small data on a few CPU cores (docs/speed.md:
-the default dense network ran 1.5x faster through this pipeline). Here the
+costs per epoch dominate small data on a few CPU cores (docs/speed.md has
+the measured difference on the default dense network). Here the
 shuffled indices are batched and the examples gathered synchronously in the
 training thread; the array is one dataset element (not a graph constant, so
 arrays over 2 GB work).

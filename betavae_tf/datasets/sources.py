@@ -17,6 +17,7 @@ disentanglement metrics (`ground_truth_dataset`); training on them uses
 `noisy_dsprites[:F]` dSprites on uniform noise (RGB)
 `shapes3d[:FILE]`    Shapes3D `3dshapes.h5` (or in `$BETAVAE_DATA_DIR`)
 `mpi3d[:FILE]`       MPI3D `mpi3d_toy.npz` / `_realistic` / `_real`
+`synthetic`          vectors mixed from 3 known factors (tests, quick studies)
 `images:DIR`         a folder of JPEG/PNG images (CelebA layout), streamed
 `csv:FILE`           a CSV of numbers, one example per row
 `npy:FILE`           a `.npy`/`.npz` array, one example per row
@@ -39,6 +40,7 @@ from betavae_tf.datasets.image_folder import image_folder_dataset
 from betavae_tf.datasets.mnist import load_mnist
 from betavae_tf.datasets.mpi3d import load_mpi3d
 from betavae_tf.datasets.shapes3d import load_shapes3d
+from betavae_tf.datasets.synthetic import SyntheticFactors
 from betavae_tf.validation import check_int
 
 DSPRITES_FACTORS = ("shape", "scale", "orientation", "position_x", "position_y")
@@ -135,10 +137,11 @@ def _ground_truth_loader(kind: str) -> Callable:
         factors, x_test = source.sample(check_int("n_test", options.n_test), rng)
         train_idx, val_idx = _split_indices(len(x), options.val_fraction, options.seed)
         label = DATA_SOURCES[kind].label
-        names = getattr(source, "factor_names", DSPRITES_FACTORS)
+        names = list(getattr(source, "factor_names", DSPRITES_FACTORS))
         shape = tuple(source.observation_shape)
-        return PreparedData(x[train_idx], x[val_idx], x_test, factors[:, list(names).index(label)],
-                            label, shape, shape, None)
+        image_shape = shape if len(shape) == 3 else None
+        return PreparedData(x[train_idx], x[val_idx], x_test, factors[:, names.index(label)],
+                            label, shape, image_shape, None)
 
     return load
 
@@ -182,6 +185,9 @@ DATA_SOURCES: dict[str, DataSource] = {
         "optional", "MPI3D: mpi3d_toy.npz (or _realistic, _real), else in $BETAVAE_DATA_DIR",
         _ground_truth_loader("mpi3d"), lambda path: load_mpi3d(_mpi3d_variant(path), path),
         "dsprites", "horizontal_axis"),
+    "synthetic": DataSource(
+        "none", "small vectors made from 3 known factors (for tests and quick studies)",
+        _ground_truth_loader("synthetic"), lambda path: SyntheticFactors(), label="factor_0"),
     "images": DataSource("required", "a folder of JPEG/PNG images, streamed", _load_images,
                          preset="faces"),
     "csv": DataSource("required", "a CSV file of numbers, one example per row", _load_vectors),

@@ -78,6 +78,7 @@ class SyntheticFactors(GroundTruthData):
                 size=(observation_dim, num_factors)
             )
         self._unmixing_matrix = np.linalg.pinv(self.mixing_matrix)
+        self.factor_names = tuple(f"factor_{i}" for i in range(num_factors))
 
     @property
     def factor_sizes(self) -> tuple[int, ...]:

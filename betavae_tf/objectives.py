@@ -36,6 +36,7 @@ import inspect
 from typing import ClassVar, NamedTuple
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from betavae_tf.losses import TCVAE_ESTIMATORS, capacity_at_step, free_bits_kl, tcvae_decomposition
@@ -74,6 +75,8 @@ class Weight:
         variable = objective.variables.get(self.name)
         if variable is None:
             return objective._values[self.name]
+        if not tf.executing_eagerly():  # while a step is traced (e.g. in a log message)
+            return variable
         return float(ops.convert_to_numpy(variable))
 
     def __set__(self, objective, value):
@@ -137,6 +140,7 @@ class Objective:
 
     def after_step(self) -> None:
         """Runs after every optimizer step of the model."""
+        return None  # a body AutoGraph can convert (a bare docstring it cannot)
 
     def missing_dataset_size(self) -> bool:
         """Whether training needs a `dataset_size` this objective lacks."""

@@ -13,6 +13,12 @@ key         class                        total loss
 `annealed`  `Capacity` (same; the name   AnnealedVAE in disentanglement_lib
             disentanglement_lib uses)
 `tcvae`     `TCVAE` (Chen et al. 2018)   recon + α·MI + β·TC + γ_dw·DW
+`factor`    `FactorVAE` (Kim & Mnih      recon + β·KL + γ·TC, TC estimated by
+            2018)                        a discriminator trained in the step
+`dip1`      `DIPVAE1` (Kumar et al.      recon + β·KL + λ_od·Σ_{i≠j} C_ij² +
+            2018), C = Cov[μ(x)]         λ_d·Σ_i (C_ii − 1)², λ_d = 10·λ_od
+`dip2`      `DIPVAE2` (Kumar et al.      the same with C = Cov[z] of q(z),
+            2018)                        λ_d = λ_od
 =========== ============================ ======================================
 
 How an objective plugs into the model (no special case in `train_step`):
@@ -39,7 +45,16 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from betavae_tf.losses import TCVAE_ESTIMATORS, capacity_at_step, free_bits_kl, tcvae_decomposition
+from betavae_tf import replicas
+from betavae_tf.layers import TotalCorrelationDiscriminator
+from betavae_tf.losses import (
+    TCVAE_ESTIMATORS,
+    capacity_at_step,
+    dip_vae_penalty,
+    factor_vae_total_correlation,
+    free_bits_kl,
+    tcvae_decomposition,
+)
 from betavae_tf.validation import check_choice, check_float, check_int
 
 
@@ -294,11 +309,161 @@ class TCVAE(Objective):
         }
 
 
+@keras.saving.register_keras_serializable(package="betavae_tf")
+class FactorVAE(Objective):
+    """Kim & Mnih (2018): `β · KL + γ · TC`, TC estimated by a discriminator.
+
+    A discriminator on the codes (`betavae_tf.layers.
+    TotalCorrelationDiscriminator`) estimates the total correlation by the
+    density-ratio trick, `TC ≈ mean(logits[:, 0] − logits[:, 1])`
+    (`betavae_tf.losses.factor_vae_total_correlation`), and the model
+    minimises `reconstruction + β · KL + γ · TC` with β its `beta_variable`
+    (1 by default: disentanglement_lib's FactorVAE). In the same training
+    step, after the model's update, the discriminator takes one step of its
+    own Adam telling the batch's codes z from their dimension-wise
+    permutation (`betavae_tf.losses.factor_vae_discriminator_loss`), as in
+    disentanglement_lib. The discriminator and its Adam's state are saved
+    and reloaded with the model. Logs `total_correlation` and
+    `discriminator_loss` (epoch means; `val_discriminator_loss` is computed
+    without training it). Training on several replicas is refused.
+
+    Args:
+        gamma: weight γ of the total correlation, >= 0. Defaults to 10.0
+            (the study of Locatello et al. sweeps 10, 20, 30, 40, 50, 100).
+        discriminator_units: width of the discriminator's hidden layers.
+            Defaults to 1000.
+        discriminator_layers: number of hidden layers of the discriminator.
+            Defaults to 6.
+        discriminator_learning_rate: learning rate of the discriminator's
+            Adam (β1 0.5, β2 0.9, ε 1e-8). Defaults to 1e-4.
+    """
+
+    key = "factor"
+    weights = ("gamma",)
+    averaged_terms = ("total_correlation", "discriminator_loss")
+    gamma = Weight()
+
+    def __init__(self, gamma: float = 10.0, discriminator_units: int = 1000,
+                 discriminator_layers: int = 6, discriminator_learning_rate: float = 1e-4):
+        super().__init__()
+        self.gamma = gamma
+        self.discriminator_units = check_int("discriminator_units", discriminator_units)
+        self.discriminator_layers = check_int("discriminator_layers", discriminator_layers, minimum=0)
+        self.discriminator_learning_rate = check_float(
+            "discriminator_learning_rate", discriminator_learning_rate, exclusive_minimum=True)
+        self.discriminator = None
+
+    def build(self, model: keras.Model) -> None:
+        super().build(model)
+        self.discriminator = TotalCorrelationDiscriminator(
+            units=self.discriminator_units, hidden_layers=self.discriminator_layers,
+            learning_rate=self.discriminator_learning_rate,
+            seed=None if model.seed is None else model.seed + 2,
+            name="total_correlation_discriminator",
+        )
+        self.discriminator.build((None, model.encoding_dim))
+
+    @property
+    def networks(self) -> list:
+        return [] if self.discriminator is None else [self.discriminator]
+
+    def regulariser(self, posterior: Posterior, beta) -> dict:
+        if replicas.multi_replica_context() is not None:
+            raise ValueError(
+                "The 'factor' objective trains its discriminator on one device only; train "
+                "it without a multi-replica tf.distribute strategy (strategy=None)."
+            )
+        tc = factor_vae_total_correlation(self.discriminator(posterior.z))
+        return {
+            "regulariser": beta * posterior.kl + self.variables["gamma"] * tc,
+            "total_correlation": tc,
+        }
+
+    def train_networks(self, posterior: Posterior, training: bool = True) -> dict:
+        return {"discriminator_loss": self.discriminator.update(posterior.z, training=training)}
+
+
+class _DIPVAE(Objective):
+    """DIP-VAE (Kumar et al., 2018); `kind` and the λ_d factor set by the subclasses."""
+
+    kind: ClassVar[str] = ""
+    lambda_d_factor: ClassVar[float] = 1.0
+    weights = ("lambda_od", "lambda_d")
+    averaged_terms = ("dip_off_diagonal", "dip_diagonal")
+    lambda_od = Weight()
+    lambda_d = Weight()
+
+    def __init__(self, lambda_od: float = 10.0, lambda_d: float | None = None):
+        super().__init__()
+        self.lambda_od = lambda_od
+        self.lambda_d = self.lambda_d_factor * self.lambda_od if lambda_d is None else lambda_d
+
+    def regulariser(self, posterior: Posterior, beta) -> dict:
+        penalty, off_diagonal, diagonal = dip_vae_penalty(
+            posterior.z_mean, posterior.z_log_var, self.variables["lambda_od"],
+            self.variables["lambda_d"], self.kind,
+        )
+        return {
+            "regulariser": beta * posterior.kl + penalty,
+            "dip_off_diagonal": off_diagonal,
+            "dip_diagonal": diagonal,
+        }
+
+
+@keras.saving.register_keras_serializable(package="betavae_tf")
+class DIPVAE1(_DIPVAE):
+    """Kumar et al. (2018), DIP-VAE-I: `β · KL` + the covariance of the means pushed to I.
+
+    With `C = Cov[μ(x)]` the covariance of the encoder means over the batch,
+    the regulariser is `β · KL + λ_od · Σ_{i≠j} C_ij² + λ_d · Σ_i (C_ii − 1)²`
+    (`betavae_tf.losses.dip_vae_penalty`, kind `"i"`), β the model's
+    `beta_variable` (1 by default, as in disentanglement_lib). Logs the two
+    unweighted sums as `dip_off_diagonal` and `dip_diagonal`.
+
+    Args:
+        lambda_od: weight λ_od of the squared off-diagonal covariances, >= 0.
+            Defaults to 10.0 (the study of Locatello et al. sweeps 1, 2, 5,
+            10, 20, 50).
+        lambda_d: weight λ_d of the squared deviations of the variances from
+            1, >= 0; by default (`None`) 10·λ_od for dip1 and λ_od for dip2,
+            as in the paper. Defaults to `None`.
+    """
+
+    key = "dip1"
+    kind = "i"
+    lambda_d_factor = 10.0
+
+
+@keras.saving.register_keras_serializable(package="betavae_tf")
+class DIPVAE2(_DIPVAE):
+    """Kumar et al. (2018), DIP-VAE-II: `β · KL` + the covariance of q(z) pushed to I.
+
+    As `DIPVAE1` with `C = Cov[z] = E[diag σ²(x)] + Cov[μ(x)]`, the
+    covariance of the aggregate posterior over the batch
+    (`betavae_tf.losses.dip_vae_penalty`, kind `"ii"`).
+
+    Args:
+        lambda_od: weight λ_od of the squared off-diagonal covariances, >= 0.
+            Defaults to 10.0 (the study of Locatello et al. sweeps 1, 2, 5,
+            10, 20, 50).
+        lambda_d: weight λ_d of the squared deviations of the variances from
+            1, >= 0; by default (`None`) 10·λ_od for dip1 and λ_od for dip2,
+            as in the paper. Defaults to `None`.
+    """
+
+    key = "dip2"
+    kind = "ii"
+    lambda_d_factor = 1.0
+
+
 OBJECTIVES: dict[str, type[Objective]] = {
     "beta": Beta,
     "capacity": Capacity,
     "annealed": Capacity,
     "tcvae": TCVAE,
+    "factor": FactorVAE,
+    "dip1": DIPVAE1,
+    "dip2": DIPVAE2,
 }
 """Objective classes by the names the literature (and the CLI) uses."""
 

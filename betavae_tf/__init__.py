@@ -22,7 +22,7 @@ _EXPORTS = {
     "backup": ("TrainingBackup",),
     "callbacks": ("BestModelCheckpoint", "DelayedReduceLROnPlateau", "StopOnNonFinite"),
     "evaluation": ("MetricsLogger", "evaluate_disentanglement"),
-    "layers": ("LearnedLogVariance", "Sampling", "SpatialBroadcast"),
+    "layers": ("LearnedLogVariance", "Sampling", "SpatialBroadcast", "TotalCorrelationDiscriminator"),
     "losses": ("LIKELIHOODS", "kl_divergence", "kl_divergence_per_dimension"),
     "marginal_likelihood": ("log_likelihood",),
     "metrics": (
@@ -34,7 +34,9 @@ _EXPORTS = {
         "build_conv_decoder", "build_conv_encoder", "build_dense_decoder", "build_dense_encoder",
         "build_mlp_encoder", "build_spatial_broadcast_decoder",
     ),
-    "objectives": ("OBJECTIVES", "Beta", "Capacity", "Objective", "TCVAE"),
+    "objectives": (
+        "OBJECTIVES", "Beta", "Capacity", "DIPVAE1", "DIPVAE2", "FactorVAE", "Objective", "TCVAE",
+    ),
     "optimizers": ("FusedAdam",),
     "plots": (
         "interpolate_latents", "latent_traversal", "plot_interpolation", "plot_latent_pca",

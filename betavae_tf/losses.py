@@ -3,7 +3,9 @@
 Every function returns *per-example* values of shape `(batch,)` (or
 `(batch, latent_dim)` for the per-dimension KL); the model averages them over
 the batch. Reconstruction terms are negative log-likelihoods summed over every
-feature / pixel of an example.
+feature / pixel of an example. Terms that only exist for a whole batch (free
+bits, the DIP-VAE covariance penalty, FactorVAE's discriminator estimates)
+return scalars.
 
 A reconstruction likelihood is chosen by name (see `LIKELIHOODS`); each knows
 its negative log-likelihood and how to turn the decoder's raw output into the
@@ -15,6 +17,7 @@ from __future__ import annotations
 import math
 from typing import Callable, NamedTuple
 
+import keras
 from keras import ops
 
 from betavae_tf.validation import check_choice
@@ -310,3 +313,123 @@ def get_likelihood(name: str) -> Likelihood:
         ValueError: if `name` is not registered; the message lists the names.
     """
     return check_choice("likelihood", name, LIKELIHOODS)
+
+
+# ----------------------------------------------------------------- DIP-VAE
+DIP_KINDS = ("i", "ii")
+
+
+def dip_covariance(z_mean, z_log_var, kind: str = "i"):
+    """The covariance DIP-VAE pushes towards the identity (Kumar et al., 2018).
+
+    `"i"` (eq. 6): the covariance of the encoder means over the batch,
+    `Cov[μ] = mean_b (μ_b − μ̄)(μ_b − μ̄)ᵀ` (the population covariance,
+    divided by the batch size, as disentanglement_lib computes it).
+    `"ii"` (eq. 7): the covariance of the aggregate posterior q(z),
+    `Cov[μ] + mean_b diag(σ²_b)`.
+
+    Args:
+        z_mean: float tensor of shape `(batch, latent_dim)`.
+        z_log_var: float tensor of shape `(batch, latent_dim)` (used by `"ii"`).
+        kind: `"i"` or `"ii"`.
+
+    Returns:
+        Float tensor of shape `(latent_dim, latent_dim)`.
+    """
+    check_choice("dip kind", kind, DIP_KINDS)
+    centred = z_mean - ops.mean(z_mean, axis=0, keepdims=True)
+    covariance = ops.matmul(ops.transpose(centred), centred) / ops.cast(ops.shape(z_mean)[0], z_mean.dtype)
+    if kind == "ii":
+        covariance = covariance + ops.diag(ops.mean(ops.exp(z_log_var), axis=0))
+    return covariance
+
+
+def dip_vae_penalty(z_mean, z_log_var, lambda_od, lambda_d, kind: str = "i"):
+    """DIP-VAE's penalty on a batch: how far its covariance is from the identity.
+
+    With `C = dip_covariance(z_mean, z_log_var, kind)`:
+    `penalty = λ_od · Σ_{i≠j} C_ij² + λ_d · Σ_i (C_ii − 1)²`
+    (disentanglement_lib's `regularize_diag_off_diag_dip`).
+
+    Args:
+        z_mean: float tensor of shape `(batch, latent_dim)`.
+        z_log_var: float tensor of shape `(batch, latent_dim)`.
+        lambda_od: weight λ_od of the off-diagonal entries (a number or a
+            scalar variable).
+        lambda_d: weight λ_d of the diagonal entries.
+        kind: `"i"` or `"ii"` (see `dip_covariance`).
+
+    Returns:
+        `(penalty, off_diagonal, diagonal)`, three scalars: the weighted
+        penalty and its two unweighted sums `Σ_{i≠j} C_ij²` and
+        `Σ_i (C_ii − 1)²`.
+    """
+    covariance = dip_covariance(z_mean, z_log_var, kind)
+    diagonal_entries = ops.diagonal(covariance)
+    off_diagonal = ops.sum(ops.square(covariance * (1.0 - ops.eye(ops.shape(covariance)[0]))))
+    diagonal = ops.sum(ops.square(diagonal_entries - 1.0))
+    return lambda_od * off_diagonal + lambda_d * diagonal, off_diagonal, diagonal
+
+
+# --------------------------------------------------------------- FactorVAE
+def permute_dimensions(z, seed=None):
+    """Shuffles each latent dimension independently across the batch.
+
+    Row `b` of the result takes dimension `j` from row `π_j(b)`, a random
+    permutation `π_j` per dimension: every column keeps its values (so the
+    marginals q(z_j) are kept) while the dependence between columns is
+    broken. A batch of such codes samples the product of the marginals
+    `Π_j q(z_j)` (Kim & Mnih, 2018, Algorithm 1; disentanglement_lib's
+    `shuffle_codes`).
+
+    Args:
+        z: float tensor of shape `(batch, latent_dim)`.
+        seed: a `keras.random.SeedGenerator`, an integer or `None`.
+
+    Returns:
+        Float tensor of the shape of `z`.
+    """
+    order = ops.argsort(keras.random.uniform(ops.shape(z), seed=seed), axis=0)
+    return ops.take_along_axis(z, order, axis=0)
+
+
+def factor_vae_total_correlation(logits):
+    """FactorVAE's estimate of the total correlation from discriminator logits.
+
+    `TC ≈ mean_b (logits_b0 − logits_b1) = mean_b log(D(z_b) / (1 − D(z_b)))`,
+    D the softmax probability of class 0 ("a code from q(z)" rather than
+    from the product of its marginals): the density-ratio trick (Kim &
+    Mnih, 2018, eq. 3). 0 when the discriminator cannot tell them apart.
+
+    Args:
+        logits: float tensor of shape `(batch, 2)`, the discriminator's
+            output on the codes `z`.
+
+    Returns:
+        A scalar.
+    """
+    return ops.mean(logits[:, 0] - logits[:, 1])
+
+
+DISCRIMINATOR_PROBABILITY_CLIP = 1e-6
+
+
+def factor_vae_discriminator_loss(logits_codes, logits_permuted):
+    """The cross-entropy FactorVAE's discriminator minimises.
+
+    `−(0.5 · mean log D(z) + 0.5 · mean log(1 − D(z̃)))`, z the codes, z̃
+    their `permute_dimensions`, D the softmax probability of class 0; the
+    probabilities are clipped to [1e-6, 1 − 1e-6] first, as in
+    disentanglement_lib. log 2 ≈ 0.693 for a discriminator at chance.
+
+    Args:
+        logits_codes: float tensor `(batch, 2)`, the discriminator on `z`.
+        logits_permuted: float tensor `(batch, 2)`, the discriminator on `z̃`.
+
+    Returns:
+        A scalar.
+    """
+    clip = DISCRIMINATOR_PROBABILITY_CLIP
+    codes = ops.clip(ops.softmax(logits_codes, axis=-1), clip, 1.0 - clip)
+    permuted = ops.clip(ops.softmax(logits_permuted, axis=-1), clip, 1.0 - clip)
+    return -(0.5 * ops.mean(ops.log(codes[:, 0])) + 0.5 * ops.mean(ops.log(permuted[:, 1])))

@@ -71,13 +71,17 @@ class BetaVAE(LegacyObjectiveArguments, keras.Model):
     (`betavae_tf.objectives`) gives the regulariser: `β · kl` for the default
     `"beta"` (Higgins et al., 2017); `γ · |kl − C|` for `"capacity"`
     (Burgess et al., 2018); `α · MI + β · TC + γ_dw · DW` for `"tcvae"`
-    (Chen et al., 2018). Free bits (Kingma et al., 2016) are an option of
+    (Chen et al., 2018); `β · kl + γ · TC`, TC estimated by a discriminator
+    the model trains in the same step, for `"factor"` (Kim & Mnih, 2018);
+    `β · kl` plus a penalty on the latent covariance for `"dip1"`/`"dip2"`
+    (Kumar et al., 2018). Free bits (Kingma et al., 2016) are an option of
     the objectives that weigh the KL itself.
 
     Logs: `loss` (= `total_loss`), `total_loss`, `reconstruction_loss`,
     `kl_loss` (always the true analytic KL) and `beta`, plus the objective's
     terms (`capacity`; `mutual_information`, `total_correlation`,
-    `dimension_wise_kl`; ...).
+    `dimension_wise_kl`; `total_correlation`, `discriminator_loss`;
+    `dip_off_diagonal`, `dip_diagonal`).
 
     β and every other objective weight live in non-trainable variables
     (`beta_variable`, `gamma_variable`, ...), so a callback that changes one
@@ -100,13 +104,16 @@ class BetaVAE(LegacyObjectiveArguments, keras.Model):
         seed: optional integer making the posterior and prior sampling
             reproducible. Defaults to `None`.
         objective: a name in `betavae_tf.objectives.OBJECTIVES` (`"beta"`,
-            `"capacity"`/`"annealed"`, `"tcvae"`, ...) or an `Objective`
-            such as `Capacity(gamma=100.0)`. Defaults to `"beta"`.
+            `"capacity"`/`"annealed"`, `"tcvae"`, `"factor"`, `"dip1"`,
+            `"dip2"`) or an `Objective` such as `Capacity(gamma=100.0)`.
+            Defaults to `"beta"`.
         gamma, capacity_max, capacity_steps, free_bits, dataset_size, alpha,
             gamma_dw, tcvae_estimator: the objective's arguments by name, as
             betavae_tf 0.1 took them (`tcvae_estimator` is `TCVAE`'s
-            `estimator`); `None` takes the objective's default. Pass them
-            with a name for `objective`, or to the `Objective` itself.
+            `estimator`; `gamma` is also `FactorVAE`'s); `None` takes the
+            objective's default. Pass them with a name for `objective`, or
+            to the `Objective` itself (the only way for the newer
+            objectives' other arguments, such as `DIPVAE1(lambda_od=...)`).
         **kwargs: standard `keras.Model` arguments (`name`, ...).
 
     Example:

@@ -334,7 +334,7 @@ CASES = [
          lambda t: BetaVAE(input_dim=8, likelihood=None), ValueError, r"Unknown likelihood None; choose one of"),
     case("model: unknown objective",
          lambda t: BetaVAE(input_dim=8, objective="vanilla"), ValueError,
-         r"Unknown objective 'vanilla'; choose one of \['annealed', 'beta', 'capacity', 'tcvae'\]"),
+         r"Unknown objective 'vanilla'; choose one of \['annealed', 'beta', 'capacity', 'dip1', 'dip2', 'factor', 'tcvae'\]"),
     case("preset: unknown name",
          lambda t: build_conv_beta_vae("celeba"), ValueError,
          r"Unknown preset 'celeba'; choose one of \['dsprites', 'faces', 'mnist'\]"),

@@ -37,8 +37,8 @@ def noise_state(model):
 
 
 def test_registry_and_unknown_objective_lists_the_names():
-    assert sorted(OBJECTIVES) == ["annealed", "beta", "capacity", "tcvae"]
-    with pytest.raises(ValueError, match=r"Unknown objective 'betta'; choose one of \['annealed', 'beta', 'capacity', 'tcvae'\]"):
+    assert sorted(OBJECTIVES) == ["annealed", "beta", "capacity", "dip1", "dip2", "factor", "tcvae"]
+    with pytest.raises(ValueError, match=r"Unknown objective 'betta'; choose one of \['annealed', 'beta', 'capacity', 'dip1', 'dip2', 'factor', 'tcvae'\]"):
         BetaVAE(input_dim=4, objective="betta")
 
 

@@ -136,14 +136,22 @@ def _add_model_arguments(parser):
         kind = str if isinstance(default, str) else (
             _bounded(int, 0) if isinstance(default, int) else _bounded(float, 0.0))
         flag = "--tcvae-estimator" if argument == "estimator" else "--" + argument.replace("_", "-")
-        text = next(iter(users.values()))[1]
-        values = {d for d, _ in users.values()}
-        defaults = str(default) if len(values) == 1 else "; ".join(
-            f"{name}: {d}" for name, (d, _) in users.items())
+        shared = len({d for d, _ in users.values()}) == 1
+        if not shared and len({t for _, t in users.values()}) > 1:  # γ of capacity, of factor
+            text = "; ".join(f"{name}: {t}{_default_words(d)}" for name, (d, t) in users.items())
+        else:
+            defaults = _default_words(default) if shared else " (default " + "; ".join(
+                f"{name}: {d}" for name, (d, _) in users.items()) + ")"
+            text = f"{'/'.join(users)}: {next(iter(users.values()))[1]}{defaults}"
         options.add_argument(
             flag, dest=f"objective_{argument}", type=kind, default=None, metavar=argument.upper(),
             choices=CATALOG["tcvae_estimators"] if argument == "estimator" else None,
-            help=f"{'/'.join(users)}: {text} (default {defaults})".replace("%", "%%"))
+            help=text.replace("%", "%%"))
+
+
+def _default_words(default) -> str:
+    """` (default X)`, or nothing for `None` (the help says what it means)."""
+    return "" if default is None else f" (default {default})"
 
 
 def _add_training_arguments(parser, defaults: dict):

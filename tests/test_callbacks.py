@@ -1,59 +1,9 @@
 import os
 
 import keras
-import numpy as np
 import pytest
 
-from betavae_tf import BestModelCheckpoint, BetaVAE, DelayedReduceLROnPlateau, KLAnnealing, load_vae
-
-
-@pytest.mark.parametrize(
-    "epoch, expected",
-    [(0, 0.5), (1, 0.5 + 3.5 * 0.25), (2, 2.25), (3, 0.5 + 3.5 * 0.75), (4, 4.0), (50, 4.0)],
-)
-def test_kl_annealing_schedule_start_middle_end_and_past_end(epoch, expected):
-    assert KLAnnealing(0.5, 4.0, n_epochs=4).get_beta(epoch) == pytest.approx(expected)
-
-
-def test_zero_annealing_epochs_means_target_from_the_start():
-    assert KLAnnealing(0.0, 2.0, n_epochs=0).get_beta(0) == 2.0
-
-
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        ({"start_beta": -0.1}, "start_beta must be a finite number >= 0.0. Received: start_beta=-0.1"),
-        ({"target_beta": float("inf")}, "target_beta must be a finite number"),
-        ({"n_epochs": -1}, "n_epochs must be an integer >= 0. Received: n_epochs=-1"),
-        ({"n_epochs": 2.5}, "n_epochs must be an integer"),
-    ],
-)
-def test_kl_annealing_refuses_bad_arguments(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        KLAnnealing(**kwargs)
-
-
-def test_compiled_loss_follows_the_annealed_beta_every_epoch():
-    model = BetaVAE(input_dim=8, encoding_dim=3, beta=0.0, seed=0)
-    model.compile(optimizer="adam")
-    x = np.random.default_rng(0).normal(size=(64, 8)).astype("float32")
-    schedule = KLAnnealing(0.0, 2.0, n_epochs=4)
-    logs = model.fit(x, epochs=6, batch_size=16, callbacks=[schedule], verbose=0).history
-
-    assert logs["beta"] == pytest.approx([schedule.get_beta(e) for e in range(6)])
-    for total, reconstruction, kl, beta in zip(
-        logs["loss"], logs["reconstruction_loss"], logs["kl_loss"], logs["beta"]
-    ):
-        assert total == pytest.approx(reconstruction + beta * kl, rel=1e-5)
-    assert model.beta == 2.0
-
-
-def test_kl_annealing_needs_a_beta_vae():
-    inputs = keras.Input((2,))
-    plain = keras.Model(inputs, keras.layers.Dense(1)(inputs))
-    plain.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(ValueError, match="KLAnnealing needs a model with a beta variable"):
-        plain.fit(np.zeros((4, 2)), np.zeros((4, 1)), callbacks=[KLAnnealing()], verbose=0)
+from betavae_tf import BestModelCheckpoint, BetaVAE, DelayedReduceLROnPlateau, load_vae
 
 
 def run_checkpoint(model, path, values, start_from_epoch=0):

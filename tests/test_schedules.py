@@ -1,4 +1,4 @@
-"""β schedules: cyclical and sigmoid annealing, per epoch and per step."""
+"""β schedules: linear (KLAnnealing), cyclical and sigmoid annealing, per epoch and per step."""
 
 import math
 
@@ -17,6 +17,32 @@ from betavae_tf.callbacks import (
 
 
 # ------------------------------------------------------------ pure schedules
+@pytest.mark.parametrize(
+    "epoch, expected",
+    [(0, 0.5), (1, 0.5 + 3.5 * 0.25), (2, 2.25), (3, 0.5 + 3.5 * 0.75), (4, 4.0), (50, 4.0)],
+)
+def test_kl_annealing_schedule_start_middle_end_and_past_end(epoch, expected):
+    assert KLAnnealing(0.5, 4.0, n_epochs=4).get_beta(epoch) == pytest.approx(expected)
+
+
+def test_zero_annealing_epochs_means_target_from_the_start():
+    assert KLAnnealing(0.0, 2.0, n_epochs=0).get_beta(0) == 2.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"start_beta": -0.1}, "start_beta must be a finite number >= 0.0. Received: start_beta=-0.1"),
+        ({"target_beta": float("inf")}, "target_beta must be a finite number"),
+        ({"n_epochs": -1}, "n_epochs must be an integer >= 0. Received: n_epochs=-1"),
+        ({"n_epochs": 2.5}, "n_epochs must be an integer"),
+    ],
+)
+def test_kl_annealing_refuses_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        KLAnnealing(**kwargs)
+
+
 @pytest.mark.parametrize(
     "t, expected",
     [
@@ -145,17 +171,22 @@ def test_compiled_loss_follows_a_per_step_beta():
     assert model.beta == 2.0
 
 
-def test_compiled_loss_follows_an_epoch_sigmoid_schedule():
+@pytest.mark.parametrize(
+    "schedule, n, epochs, seed",
+    [(KLAnnealing(0.0, 2.0, n_epochs=4), 64, 6, 0), (SigmoidAnnealing(0.0, 2.0, duration=4), 32, 5, 1)],
+    ids=["linear", "sigmoid"],
+)
+def test_compiled_loss_follows_an_epoch_schedule(schedule, n, epochs, seed):
     model = BetaVAE(input_dim=8, encoding_dim=3, beta=0.0, seed=0)
     model.compile(optimizer="adam")
-    x = np.random.default_rng(1).normal(size=(32, 8)).astype("float32")
-    schedule = SigmoidAnnealing(0.0, 2.0, duration=4)
-    logs = model.fit(x, epochs=5, batch_size=16, callbacks=[schedule], verbose=0).history
-    assert logs["beta"] == pytest.approx([schedule.get_beta(e) for e in range(5)])
+    x = np.random.default_rng(seed).normal(size=(n, 8)).astype("float32")
+    logs = model.fit(x, epochs=epochs, batch_size=16, callbacks=[schedule], verbose=0).history
+    assert logs["beta"] == pytest.approx([schedule.get_beta(e) for e in range(epochs)])
     for total, reconstruction, kl_loss, beta in zip(
         logs["loss"], logs["reconstruction_loss"], logs["kl_loss"], logs["beta"]
     ):
         assert total == pytest.approx(reconstruction + beta * kl_loss, rel=1e-5)
+    assert model.beta == 2.0
 
 
 @pytest.mark.filterwarnings("ignore:Your input ran out of data")
@@ -172,9 +203,10 @@ def test_per_step_schedule_on_data_of_unknown_length_needs_steps_per_epoch():
     assert model.beta == 1.0 and math.isclose(schedule.get_beta(3), 1.0)
 
 
-def test_schedules_need_a_beta_vae():
+@pytest.mark.parametrize("schedule", [KLAnnealing, CyclicalAnnealing])
+def test_schedules_need_a_beta_vae(schedule):
     inputs = keras.Input((2,))
     plain = keras.Model(inputs, keras.layers.Dense(1)(inputs))
     plain.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(ValueError, match="CyclicalAnnealing needs a model with a beta variable"):
-        plain.fit(np.zeros((4, 2)), np.zeros((4, 1)), callbacks=[CyclicalAnnealing()], verbose=0)
+    with pytest.raises(ValueError, match=f"{schedule.__name__} needs a model with a beta variable"):
+        plain.fit(np.zeros((4, 2)), np.zeros((4, 1)), callbacks=[schedule()], verbose=0)

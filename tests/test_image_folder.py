@@ -218,7 +218,7 @@ def test_a_pass_where_nothing_decodes_or_too_little_raises(tmp_path):
     (tmp_path / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n gone bad")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreadableImageWarning)
-        with pytest.raises(tf.errors.InvalidArgumentError, match="None of the 4 image files could be read"):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="None of the 4 image files could be read in this pass"):
             collect(dataset)
 
     # One good image among 13 files cannot fill 13 batches of 1, even from ten more passes.

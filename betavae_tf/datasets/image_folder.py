@@ -117,12 +117,20 @@ class _DamageReport:
 
     Called (from `tf.numpy_function`) with the names of the files of a pass
     that failed to decode; each gets one `UnreadableImageWarning` naming it.
+    `nothing_read`: the pass has ended without one image, which raises.
     """
 
-    def __init__(self):
+    def __init__(self, n_files: int):
+        self._n_files = n_files
         self._warned: set[str] = set()
 
-    def __call__(self, names: np.ndarray) -> np.int64:
+    def __call__(self, names: np.ndarray, nothing_read: np.bool_) -> np.int64:
+        if nothing_read:
+            raise ValueError(
+                f"None of the {self._n_files} image files could be read in this pass (e.g. "
+                f"{os.fsdecode(names[0])!r}); they are damaged, or were removed or replaced "
+                "while training."
+            )
         for name in names:
             file = os.fsdecode(name)
             if file in self._warned:
@@ -305,7 +313,7 @@ class _Passes:
         self.n_files = len(files)
         self.image_size, self.crop_size = image_size, crop_size
         self.shuffle, self.seed = shuffle, seed
-        self.report = _DamageReport()
+        self.report = _DamageReport(self.n_files)
 
     def epochs(self, batch_size: int, drop_remainder: bool) -> tf.data.Dataset:
         """Exactly `ceil(files / batch_size)` batches (`files // batch_size` when
@@ -368,7 +376,6 @@ class _Passes:
             self._order(key, number),
         )
 
-
     def _decoded(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
         """`(key, position, image)`, in order; files that fail to decode are dropped."""
         return dataset.map(
@@ -389,25 +396,20 @@ class _Passes:
         """
         last, key, count = state
         keys, positions, images = batch
-        real = positions < self.n_files
-        key = tf.where(real[0], keys[0], key)  # a batch of just the sentinel keeps it
-        count += tf.reduce_sum(tf.cast(real, tf.int64))
+        real = tf.reduce_sum(tf.cast(positions < self.n_files, tf.int64))  # the sentinel is last
+        key = tf.where(real > 0, keys[0], key)  # a batch of just the sentinel keeps it
+        count += real
         top = positions[-1]
-        expected = tf.range(last + 1, top + 1)
 
         def report():
+            expected = tf.range(last + 1, top + 1)
             missing = tf.sets.difference(expected[None], positions[None]).values
             names = tf.gather(self.files, tf.gather(self._order(key, 0), missing))
-            return tf.numpy_function(self.report, [names], tf.int64)
+            nothing_read = (top == self.n_files) & (count == 0)
+            return tf.numpy_function(self.report, [names, nothing_read], tf.int64)
 
-        reported = tf.cond(
-            tf.size(expected) > tf.size(positions), report, lambda: tf.constant(0, tf.int64)
-        )
-        anything_read = tf.debugging.Assert(
-            real[-1] | (count > 0),
-            [f"None of the {self.n_files} image files could be read in this pass; they are "
-             "damaged, or were removed or replaced while training."],
-        )
-        with tf.control_dependencies([reported, anything_read]):
-            images = tf.boolean_mask(images, real)
+        skipped = top - last > tf.size(positions, out_type=tf.int64)
+        reported = tf.cond(skipped, report, lambda: tf.constant(0, tf.int64))
+        with tf.control_dependencies([reported]):
+            images = tf.identity(images[:real])
         return (top, key, count), images

@@ -286,7 +286,7 @@ def image_folder_dataset(
 
 
 def _fail(value: tf.Tensor, message: str) -> tf.Tensor:
-    """`value`, once an InvalidArgumentError with `message` was raised instead."""
+    """Raises `InvalidArgumentError(message)` when run; `value` gives the element type."""
     with tf.control_dependencies([tf.debugging.Assert(tf.constant(False), [message])]):
         return tf.identity(value)
 

@@ -12,20 +12,31 @@ decode, crop and resize, batching, prefetch), and prints ONE JSON line:
 * `peak_rss_mb`: the process's peak resident memory (`ru_maxrss`), and
   `peak_rss_mb_before_stream` (after TensorFlow was loaded), so the stream's
   own contribution is their difference;
-* `images_per_second` of the stream and the folder's size on disk.
+* `images_per_second` of the stream and the folder's size on disk;
+* with `--compare REF`, `compare`: `--rounds` more passes with the current
+  pipeline, interleaved with as many through `image_folder.py` as it was at
+  git revision REF (side by side, so both see the same machine load), their
+  images/s and CPU µs per image (all threads; steadier than images/s on a
+  shared machine) per round and medians, and the load average before and
+  after.
 
 Usage:
 
     python benchmarks/bench_image_folder.py                      # 50k 64x64 JPEGs
     python benchmarks/bench_image_folder.py --folder ~/data/celeba/img_align_celeba \\
         --n-images 0 --image-size 64
+    python benchmarks/bench_image_folder.py --n-images 5000 --compare HEAD~1 --rounds 5
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import importlib.util
 import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,6 +70,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the generated folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=None, help="also append the JSON line to this file")
+    parser.add_argument("--compare", metavar="REF", default=None,
+                        help="also time image_folder.py as of git revision REF, interleaved")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="passes of each pipeline with --compare")
     args = parser.parse_args(argv)
     args.threads = args.threads or available_cores()
     return args
@@ -82,6 +97,70 @@ def generate_jpegs(folder: str, n: int, size: int, seed: int = 0) -> float:
             os.path.join(folder, f"{index:06d}.jpg"), quality=90
         )
     return time.perf_counter() - start
+
+
+def load_image_folder_at(ref: str):
+    """`betavae_tf/datasets/image_folder.py` as of git revision `ref`, as a module."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    source = subprocess.run(
+        ["git", "-C", root, "show", f"{ref}:betavae_tf/datasets/image_folder.py"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    folder = tempfile.mkdtemp(prefix="bench_image_folder_ref_")
+    atexit.register(shutil.rmtree, folder, True)  # AutoGraph reads the source until then
+    path = os.path.join(folder, "image_folder_ref.py")
+    with open(path, "w") as file:
+        file.write(source)
+    spec = importlib.util.spec_from_file_location("image_folder_ref", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # AutoGraph looks its functions' module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def stream_seconds(dataset) -> tuple[int, float, float]:
+    """Images in one pass over `dataset`, the seconds it took and the CPU seconds."""
+    import tensorflow as tf
+
+    seen = 0
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for batch in dataset:
+        seen += int(batch.shape[0])
+        float(tf.reduce_mean(batch))  # touch every batch, as the main pass does
+    return seen, time.perf_counter() - start, time.process_time() - cpu_start
+
+
+def compare(ref: str, folder: str, args) -> dict:
+    """Interleaved passes through the current pipeline and the one at `ref`."""
+    from betavae_tf.datasets import image_folder_dataset
+
+    old = load_image_folder_at(ref).image_folder_dataset
+    pipelines = {"ref": old, "current": image_folder_dataset}
+    load_before = os.getloadavg()
+    rounds = []
+    for index in range(args.rounds):
+        names = ["ref", "current"] if index % 2 == 0 else ["current", "ref"]
+        row = {}
+        for name in names:
+            dataset = pipelines[name](folder, image_size=args.image_size,
+                                      batch_size=args.batch_size, seed=args.seed + index)
+            seen, seconds, cpu_seconds = stream_seconds(dataset)
+            row[name] = round(seen / seconds, 1)
+            row[f"{name}_cpu_us_per_image"] = round(cpu_seconds / seen * 1e6, 1)
+            row[f"{name}_images"] = seen
+        rounds.append(row)
+    return {
+        "ref": ref,
+        "rounds": rounds,
+        "images_per_second_ref_median": statistics.median(r["ref"] for r in rounds),
+        "images_per_second_current_median": statistics.median(r["current"] for r in rounds),
+        "cpu_us_per_image_ref_median": statistics.median(
+            r["ref_cpu_us_per_image"] for r in rounds),
+        "cpu_us_per_image_current_median": statistics.median(
+            r["current_cpu_us_per_image"] for r in rounds),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def folder_size_mb(folder: str) -> float:
@@ -153,6 +232,8 @@ def main(argv=None) -> dict:
             "versions": {"tensorflow": tf.__version__},
             "machine": machine_info(),
         }
+        if args.compare:
+            result["compare"] = compare(args.compare, folder, args)
     finally:
         if created and not args.keep:
             shutil.rmtree(created, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from typing import Sequence
@@ -79,7 +80,7 @@ def _readable_files(path: str, files: list[str], image_size: int, crop_size) -> 
     then images are decoded in order until the first one that reads, so a
     folder of nothing but broken images fails here rather than in training.
     Files that start like an image but are damaged further on are skipped
-    later by `Dataset.ignore_errors`.
+    later, while reading (see `_DamageReport`).
     """
     readable, skipped = [], []
     for file in files:
@@ -109,6 +110,39 @@ def _readable_files(path: str, files: list[str], image_size: int, crop_size) -> 
             stacklevel=3,
         )
     return readable[first_good:]
+
+
+class _DamageReport:
+    """Warns about the files a dataset dropped while reading, once per file.
+
+    Called (from `tf.numpy_function`) with the names of the files of a pass
+    that failed to decode; each gets one `UnreadableImageWarning` naming it.
+    `nothing_read`: the pass has ended without one image, which raises.
+    """
+
+    def __init__(self, n_files: int):
+        self._n_files = n_files
+        self._warned: set[str] = set()
+
+    def __call__(self, names: np.ndarray, nothing_read: np.bool_) -> np.int64:
+        if nothing_read:
+            raise ValueError(
+                f"None of the {self._n_files} image files could be read in this pass (e.g. "
+                f"{os.fsdecode(names[0])!r}); they are damaged, or were removed or replaced "
+                "while training."
+            )
+        for name in names:
+            file = os.fsdecode(name)
+            if file in self._warned:
+                continue
+            self._warned.add(file)
+            warnings.warn(
+                f"Skipping the damaged image {file!r}: it starts like an image but "
+                "does not decode; remove or replace it.",
+                UnreadableImageWarning,
+                stacklevel=1,  # called from TensorFlow: point here
+            )
+        return np.int64(len(names))
 
 
 def _split_files(files: list[str], validation_fraction, split) -> list[str]:
@@ -187,25 +221,40 @@ def image_folder_dataset(
     or `crop_size`; CelebA's usual β-VAE crop is 148) and resized to
     `image_size` with anti-aliased bilinear filtering.
 
-    Unreadable or corrupt images are skipped instead of ending training
-    mid-epoch; the number of images per epoch is then smaller than the
-    number of files. Files that are not images at all (empty, text, wrong
-    format, unreadable) are found when the dataset is built, from their
-    first bytes, and reported in one Python `UnreadableImageWarning`; files
-    that start like an image but are damaged further on are dropped while
-    reading (`Dataset.ignore_errors(log_warning=True)`, a TensorFlow log
-    warning, hidden when `TF_CPP_MIN_LOG_LEVEL` is 2 or more, which
-    `import betavae_tf` sets by default). Files libjpeg can partly decode
-    (e.g. cut-off JPEGs) are not errors and are kept. A folder (or split)
-    where no image can be read is refused with a `ValueError`.
+    Unreadable or damaged images are skipped instead of ending training
+    mid-epoch, and the dataset's length (`cardinality()`, the steps per
+    epoch Keras shows) is known and true whatever is skipped: an epoch is
+    `ceil(files / batch_size)` batches (`files // batch_size` with
+    `drop_remainder`), where `files` counts the files left after the first
+    check below.
+
+    * Files that are not images at all (empty, text, wrong format,
+      unreadable) are found when the dataset is built, from their first
+      bytes, and reported in one Python `UnreadableImageWarning`, as are
+      damaged files met while looking for the first image that decodes.
+      They are left out.
+    * Files that start like an image but fail to decode (a cut-off or
+      garbled JPEG or PNG) are dropped while reading, each named in an
+      `UnreadableImageWarning` (once per file; libjpeg may print its own
+      message on stderr first). An epoch then has fewer images; should
+      that leave it short of its batches, it is filled up with whole
+      batches from further passes over the files (in other orders; the
+      first pass's last, smaller batch then comes before them), from up
+      to 10 more passes, after which reading raises. So does a pass in
+      which nothing decodes (e.g. the folder was emptied while training).
+
+    A folder (or split) where no image can be read is refused with a
+    `ValueError`. Images are decoded in parallel but delivered in the
+    epoch's order, so that a dropped file can be named.
 
     Args:
         path: the folder.
         image_size: side of the output images in pixels.
         batch_size: images per batch.
-        shuffle: reshuffle the file names each epoch (a buffer of all file
-            names, which is cheap).
-        seed: seed of the shuffle.
+        shuffle: reshuffle the files each epoch (a permutation of their
+            indices, which is cheap).
+        seed: seed of the shuffle; `None` leaves it to TensorFlow's global
+            seed (e.g. `keras.utils.set_random_seed`), if set.
         extensions: file-name endings to read (case-insensitive).
         drop_remainder: drop the last, smaller batch.
         crop_size: side of the centred square crop; `None` takes the
@@ -217,7 +266,8 @@ def image_folder_dataset(
 
     Returns:
         `tf.data.Dataset` of float32 batches `(batch, image_size, image_size, 3)`
-        with values in [0, 1], prefetched.
+        with values in [0, 1], prefetched; its cardinality is the number of
+        batches per epoch.
 
     Raises:
         FileNotFoundError: if `path` is not a folder.
@@ -232,13 +282,134 @@ def image_folder_dataset(
         extensions = (extensions,)
     files = _split_files(list_image_files(path, extensions), validation_fraction, split)
     files = _readable_files(os.fspath(path), files, image_size, crop_size)
-    dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files, dtype=tf.string))
-    if shuffle:
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(
-        lambda file: load_image(file, image_size, crop_size),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=not shuffle or seed is not None,
-    )
-    dataset = dataset.ignore_errors(log_warning=True)
-    return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    return _Passes(files, image_size, crop_size, shuffle, seed).epochs(batch_size, drop_remainder)
+
+
+def _fail(value: tf.Tensor, message: str) -> tf.Tensor:
+    """Raises `InvalidArgumentError(message)` when run; `value` gives the element type."""
+    with tf.control_dependencies([tf.debugging.Assert(tf.constant(False), [message])]):
+        return tf.identity(value)
+
+
+# Passes after the first that may fill up an epoch whose damaged files left
+# it short of batches: enough unless most files are damaged.
+_MORE_PASSES = 10
+
+
+class _Passes:
+    """Passes over `files` in order or shuffled, decoded in parallel, damaged files dropped.
+
+    An iteration of a dataset (an epoch) draws one key; pass `p` of that
+    epoch reads the files in the order `_order(key, p)` (stateless, so the
+    order can be computed again to name a file). Files that fail to
+    decode are dropped by `ignore_errors`, which does not say which: so
+    the first pass is decoded in order, every image carries its position,
+    and a sentinel at position `len(files)` ends the pass. A batch whose
+    positions skip some names those files (`_DamageReport`).
+    """
+
+    def __init__(self, files, image_size, crop_size, shuffle, seed):
+        self.files = tf.constant(files, dtype=tf.string)
+        self.n_files = len(files)
+        self.image_size, self.crop_size = image_size, crop_size
+        self.shuffle, self.seed = shuffle, seed
+        self.report = _DamageReport(self.n_files)
+
+    def epochs(self, batch_size: int, drop_remainder: bool) -> tf.data.Dataset:
+        """Exactly `ceil(files / batch_size)` batches (`files // batch_size` when
+        `drop_remainder`) per iteration: one pass, then, if dropped files left
+        too few batches, batches of further passes."""
+        n_batches = (self.n_files // batch_size if drop_remainder
+                     else math.ceil(self.n_files / batch_size))
+        sentinel = tf.data.Dataset.from_tensors((
+            tf.constant(-1, tf.int64),
+            tf.constant(self.n_files, tf.int64),
+            tf.zeros((self.image_size, self.image_size, 3), tf.float32),
+        ))
+        first = self._decoded(self._keys(0).map(lambda key: self._pass(key, 0)).unbatch())
+        first = first.concatenate(sentinel).batch(batch_size)
+        first = first.scan(
+            (tf.constant(-1, tf.int64), tf.constant(-1, tf.int64), tf.constant(0, tf.int64)),
+            self._check,
+        )
+        fewest = batch_size if drop_remainder else 1  # the sentinel's batch may be empty
+        first = first.filter(lambda images: tf.shape(images)[0] >= fewest)
+        passes = tf.data.Dataset.range(1, _MORE_PASSES + 1)
+        more = self._keys(1).flat_map(
+            lambda key: passes.map(lambda number: self._pass(key, number)).unbatch()
+        )
+        more = self._decoded(more).map(lambda key, position, image: image)
+        more = more.batch(batch_size, drop_remainder=drop_remainder)
+        too_few = tf.data.Dataset.from_tensors(
+            tf.zeros((0, self.image_size, self.image_size, 3), tf.float32)
+        ).map(lambda images: _fail(
+            images,
+            f"Too few of the {self.n_files} image files decode to make the {n_batches} "
+            f"batches of an epoch, even from {_MORE_PASSES} more passes over them; remove "
+            "or replace the damaged files (an UnreadableImageWarning named each)."
+        ))
+        dataset = first.concatenate(more).concatenate(too_few).take(n_batches)
+        return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(
+            tf.data.AUTOTUNE
+        )
+
+    def _keys(self, offset: int) -> tf.data.Dataset:
+        """One key per iteration (epoch)."""
+        if not self.shuffle:
+            return tf.data.Dataset.from_tensors(tf.constant(0, tf.int64))
+        seed = None if self.seed is None else self.seed + offset
+        return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+
+    def _order(self, key, number):
+        """The indices of the files in pass `number` of the epoch with `key`."""
+        indices = tf.range(self.n_files, dtype=tf.int64)
+        if not self.shuffle:
+            return indices
+        seed = tf.stack([key, tf.cast(number, tf.int64)])
+        return tf.random.experimental.stateless_shuffle(indices, seed=seed)
+
+    def _pass(self, key, number):
+        """`(key, position, file index)` of each file of one pass, as vectors."""
+        return (
+            tf.fill([self.n_files], key),
+            tf.range(self.n_files, dtype=tf.int64),
+            self._order(key, number),
+        )
+
+    def _decoded(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
+        """`(key, position, image)`, in order; files that fail to decode are dropped."""
+        return dataset.map(
+            lambda key, position, index: (
+                key,
+                position,
+                load_image(tf.gather(self.files, index), self.image_size, self.crop_size),
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,  # in order, so that a skipped position shows
+        ).ignore_errors()
+
+    def _check(self, state, batch):
+        """Names the files whose positions a batch of the first pass skips
+        (once per file), raises if the whole pass failed, drops the sentinel.
+
+        `state`: the last position seen, the epoch's key and the images so far.
+        """
+        last, key, count = state
+        keys, positions, images = batch
+        real = tf.reduce_sum(tf.cast(positions < self.n_files, tf.int64))  # the sentinel is last
+        key = tf.where(real > 0, keys[0], key)  # a batch of just the sentinel keeps it
+        count += real
+        top = positions[-1]
+
+        def report():
+            expected = tf.range(last + 1, top + 1)
+            missing = tf.sets.difference(expected[None], positions[None]).values
+            names = tf.gather(self.files, tf.gather(self._order(key, 0), missing))
+            nothing_read = (top == self.n_files) & (count == 0)
+            return tf.numpy_function(self.report, [names, nothing_read], tf.int64)
+
+        skipped = top - last > tf.size(positions, out_type=tf.int64)
+        reported = tf.cond(skipped, report, lambda: tf.constant(0, tf.int64))
+        with tf.control_dependencies([reported]):
+            images = tf.identity(images[:real])
+        return (top, key, count), images

@@ -694,7 +694,7 @@ def test_unreadable_images_are_skipped_with_one_warning_naming_them(tmp_path):
     assert len(record) == 1 and "\n" not in str(record[0].message)
     # Three files fail the format check and cut.png fails to decode while the
     # first readable image is looked for; z_cut.png starts like a PNG and is
-    # dropped while reading (Dataset.ignore_errors). Only the 3 good ones remain.
+    # dropped while reading (and named in a warning). Only the 3 good ones remain.
     images = np.concatenate([batch.numpy() for batch in dataset])
     assert images.shape == (3, 4, 4, 3)
 

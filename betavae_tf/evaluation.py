@@ -70,6 +70,18 @@ def evaluate_disentanglement(
             f"Unknown metric(s) {unknown}; choose from {sorted(DISENTANGLEMENT_METRICS)}."
         )
     representation = metrics.mean_representation(model, batch_size)
+    feature_shape = tuple(getattr(model, "feature_shape", ()))
+    if feature_shape and tuple(dataset.observation_shape) != feature_shape:
+        if int(np.prod(dataset.observation_shape)) != int(np.prod(feature_shape)):
+            raise ValueError(
+                f"The model takes examples of shape {feature_shape} but the dataset's are "
+                f"{tuple(dataset.observation_shape)}; evaluate it on the data it was trained on."
+            )
+        encode = representation  # a dense model of flattened images
+
+        def representation(x):
+            return encode(np.reshape(x, (len(x), *feature_shape)))
+
     return {
         name: DISENTANGLEMENT_METRICS[name](
             representation, dataset, np.random.RandomState(random_state),

@@ -66,7 +66,8 @@ def add_udr(output_dir: str, records: list[dict]) -> None:
     for group in settings.values():
         if len(group) < 2:
             continue
-        arrays = [np.load(os.path.join(output_dir, "runs", r["name"], UDR)) for r in group]
+        arrays = [np.load(os.path.join(output_dir, "runs", r["name"], UDR), allow_pickle=False)
+                  for r in group]
         representations = [a["z_mean"] for a in arrays]
         kls = [np.maximum(a["kl"], 0.0) for a in arrays]
         for correlation in ("spearman", "lasso"):

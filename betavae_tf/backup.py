@@ -15,7 +15,6 @@ import keras
 import numpy as np
 
 from betavae_tf import keras_internals
-from betavae_tf.callbacks import BestModelCheckpoint
 from betavae_tf.run_lock import LOCK_FILE, remove_stale_partials
 from betavae_tf.saving import check_room_for, checkpoint_size_estimate, write_atomically
 from betavae_tf.validation import check_inside
@@ -27,8 +26,8 @@ __all__ = ['TrainingBackup', 'read_backup_state', 'discard_backup', 'STATE_FILE'
 _CALLBACK_STATE = (
     (keras.callbacks.EarlyStopping, ("wait", "best", "best_epoch", "stopped_epoch")),
     (keras.callbacks.ReduceLROnPlateau, ("wait", "best", "cooldown_counter")),
-    (BestModelCheckpoint, ("best", "best_epoch")),
 )
+# Our own callbacks name their state in a `state_attributes` class attribute.
 
 
 def _json_number(value):
@@ -107,7 +106,7 @@ class TrainingBackup(keras.callbacks.Callback):
         for kind, names in _CALLBACK_STATE:
             if isinstance(callback, kind):
                 return names
-        return ()
+        return tuple(getattr(callback, "state_attributes", ()))
 
     @property
     def state_path(self) -> str:

@@ -36,6 +36,8 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         verbose: if 1, prints a line on each save. Defaults to 0.
     """
 
+    state_attributes = ("best", "best_epoch")  # what TrainingBackup saves and restores
+
     def __init__(
         self,
         filepath: str | os.PathLike,

@@ -1,12 +1,11 @@
-"""The library's registries and defaults as the command line needs them, without TensorFlow.
+"""Builds `betavae_tf/catalog.json` from the library (see `betavae_tf.catalog`).
 
 `betavae-tf --help` must answer at once, but the registries (likelihoods,
 objectives, presets, data sources, strategies) and the defaults (the
 signatures of `train_run`, `train_vae`, `beta_sweep`, ...) live in modules
-that import TensorFlow. `cli_catalog.json`, beside this file, is their
-snapshot: `load_catalog()` reads it (JSON only), and `build_catalog()` makes
-it from the library itself. `tests/test_cli_catalog.py` fails when the two
-differ; regenerate with
+that import TensorFlow. `build_catalog()` collects them here;
+`betavae_tf.catalog.load_catalog()` reads the committed snapshot.
+`tests/test_cli_catalog.py` fails when the two differ; regenerate with
 
     python -m betavae_tf.cli_catalog
 """
@@ -14,12 +13,11 @@ differ; regenerate with
 from __future__ import annotations
 
 import dataclasses
-import functools
 import inspect
 import json
-import os
 
-PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cli_catalog.json")
+from betavae_tf.catalog import PATH, load_catalog  # noqa: F401 (its old home)
+
 
 
 def _defaults(function, skip=()) -> dict:
@@ -106,13 +104,6 @@ def build_catalog() -> dict:
         "study_keys": {key: description for key, (_, description, _) in study_spec._KEYS.items()},
         "study_networks": list(study_spec.NETWORKS),
     }
-
-
-@functools.lru_cache(maxsize=1)
-def load_catalog() -> dict:
-    """The committed catalog (JSON only: no TensorFlow)."""
-    with open(PATH, encoding="utf-8") as handle:
-        return json.load(handle)
 
 
 def write_catalog(path: str = PATH) -> None:

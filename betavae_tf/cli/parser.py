@@ -1,7 +1,7 @@
 """The `betavae-tf` argument parser, built from the library's catalog (no TensorFlow).
 
 Choices come from the library's registries and defaults from its signatures,
-through `betavae_tf.cli_catalog`'s JSON snapshot, so parsing, `--help` and
+through `betavae_tf.catalog`'s JSON snapshot, so parsing, `--help` and
 argument errors answer at once. Errors are one line: `betavae-tf: error: ...`.
 """
 
@@ -11,7 +11,7 @@ import argparse
 import math
 import os
 
-from betavae_tf.cli_catalog import load_catalog
+from betavae_tf.catalog import load_catalog
 
 CATALOG = load_catalog()
 DEFAULTS = CATALOG["defaults"]

@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from betavae_tf.metrics.scores import flat_scores
 from betavae_tf.metrics.diagnostics import active_units
 from betavae_tf.plots import figures
 from betavae_tf.plots.display import DisplayOptions
@@ -54,7 +55,6 @@ def plot_evaluation_report(
         The figure: `axes[0]` the KL bars, `axes[1]` the metric bars (when
         there are results), then the traversal grid.
     """
-    from betavae_tf.evaluation import flat_scores  # evaluation re-exports this module
 
     options = DisplayOptions.from_keywords("plot_evaluation_report", display)
     x = check_examples(model, x, "x")

@@ -10,6 +10,12 @@ import numpy as np
 
 from betavae_tf.plots import figures
 
+FIGURES = {
+    "metrics": "metrics_by_setting.png",
+    "correlations": "metric_correlations.png",
+    "reconstruction": "reconstruction_vs_mig.png",
+    "traversals": "best_model_traversals.png",
+}
 METRIC_KEYS = ("mig", "sap", "dci_disentanglement", "beta_vae_score", "factor_vae_score",
                "udr_spearman", "udr_lasso")
 
@@ -113,8 +119,6 @@ def best_traversals(output_dir: str, records: list[dict], save_path: str):
 
 def draw_all(output_dir: str, records: list[dict], correlations: np.ndarray, labels: list[str]) -> dict:
     """Draws every figure into `output_dir`; returns `{name: path}` of those drawn."""
-    from betavae_tf.study.report import FIGURES
-
     paths = {name: os.path.join(output_dir, file) for name, file in FIGURES.items()}
     drawn = {}
     if any(r["status"] == "finished" for r in records):

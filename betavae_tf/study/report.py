@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from betavae_tf.study.figures import draw_all
 from betavae_tf.study.run import UDR, read_record
 
 SCORES = (  # (record key, label), the supervised metrics first
@@ -37,12 +38,6 @@ COLUMNS = (
     "dci_completeness", "dci_informativeness", "beta_vae_score", "factor_vae_score",
     "udr_spearman", "udr_lasso", "error",
 )
-FIGURES = {
-    "metrics": "metrics_by_setting.png",
-    "correlations": "metric_correlations.png",
-    "reconstruction": "reconstruction_vs_mig.png",
-    "traversals": "best_model_traversals.png",
-}
 
 
 def load_records(output_dir: str, spec) -> list[dict]:
@@ -163,8 +158,6 @@ def _markdown(records, spec, correlations) -> str:
 
 def write_report(output_dir: str, spec) -> dict:
     """Writes `results.csv`, `summary.md`, the figures and `report.html`; returns their paths."""
-    from betavae_tf.study import figures
-
     records = load_records(output_dir, spec)
     add_udr(output_dir, records)
     correlations = rank_correlations(records)
@@ -174,7 +167,7 @@ def write_report(output_dir: str, spec) -> dict:
     markdown = _markdown(records, spec, correlations)
     with open(files["summary"], "w", encoding="utf-8") as handle:
         handle.write(markdown)
-    pictures = figures.draw_all(output_dir, records, correlations, [label for _, label in SCORES])
+    pictures = draw_all(output_dir, records, correlations, [label for _, label in SCORES])
     for name, path in pictures.items():
         files[f"figure: {name}"] = path
     files["report"] = os.path.join(output_dir, "report.html")

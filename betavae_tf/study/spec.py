@@ -96,7 +96,7 @@ class StudySpec:
 
     def runs(self) -> list[RunSpec]:
         """Every run: each model entry's grid, times the seeds."""
-        from betavae_tf.cli_catalog import load_catalog
+        from betavae_tf.catalog import load_catalog
 
         titles = {k: v["title"] or k for k, v in load_catalog()["objectives"].items()}
         runs = []
@@ -141,7 +141,7 @@ def _check_number(where: str, value, kind, minimum=None, exclusive=False, maximu
 
 def check_spec(raw: dict, source: str = "study") -> StudySpec:
     """A `StudySpec` from a dict (a parsed TOML/JSON file); one-line errors name the bad key."""
-    from betavae_tf.cli_catalog import load_catalog
+    from betavae_tf.catalog import load_catalog
 
     if not isinstance(raw, dict):
         raise _bad(source, "must be a table of keys (dataset, steps, seeds, models, ...)")

@@ -17,7 +17,7 @@ import numpy as np
 from betavae_tf import keras_internals
 from betavae_tf.run_lock import LOCK_FILE, remove_stale_partials
 from betavae_tf.saving import check_room_for, checkpoint_size_estimate, write_atomically
-from betavae_tf.validation import check_inside
+from betavae_tf.validation import check_inside, read_json_object
 
 __all__ = ['TrainingBackup', 'read_backup_state', 'discard_backup', 'STATE_FILE']
 
@@ -256,13 +256,7 @@ def read_backup_state(backup_dir: str | os.PathLike) -> dict | None:
             "to start over."
         )
 
-    try:
-        with open(path, encoding="utf-8") as file:
-            state = json.load(file)
-    except (OSError, ValueError) as error:
-        raise damaged(repr(error)) from None
-    if not isinstance(state, dict):
-        raise damaged(f"a JSON {type(state).__name__}, not an object")
+    state = read_json_object(path, damaged)
     expected = {"epoch": int, "finished": bool, "weights": str, "history": dict, "callbacks": list}
     for key, kind in expected.items():
         if key not in state:

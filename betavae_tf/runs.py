@@ -34,7 +34,7 @@ from betavae_tf.presets import build_conv_beta_vae
 from betavae_tf.run_lock import folder_lock
 from betavae_tf.schedules import CyclicalAnnealing, KLAnnealing, SigmoidAnnealing
 from betavae_tf.training import TrainingDivergedError, best_epoch, train_vae, warmup_epochs
-from betavae_tf.validation import check_choice, ensure_writable_folder
+from betavae_tf.validation import check_choice, ensure_writable_folder, read_json_object
 
 MODEL_KINDS = ("dense", "conv")
 SCHEDULES = {"linear": KLAnnealing, "cyclical": CyclicalAnnealing, "sigmoid": SigmoidAnnealing}
@@ -338,12 +338,7 @@ def recorded_data_settings(model_path: str | os.PathLike) -> dict:
             "data settings (--data ...) yourself."
         )
 
-    try:
-        with open(path, encoding="utf-8") as handle:
-            summary = json.load(handle)
-    except (OSError, ValueError) as error:
-        raise damaged(" ".join(str(error).split())[:120]) from None
-    config = summary.get("config") if isinstance(summary, dict) else None
+    config = read_json_object(path, damaged).get("config")
     if not isinstance(config, dict):
         raise damaged("no 'config' object")
     recorded = {key: config[key] for key in _DATA_CHECKS if config.get(key) is not None}

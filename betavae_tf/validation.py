@@ -6,11 +6,12 @@ Every message names the bad value and says how to fix it, e.g.
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import os
 import stat
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -91,6 +92,23 @@ def check_random_state(value, name: str = "random_state", allow_int: bool = True
         f"{name} must be a np.random.RandomState or np.random.Generator; pass e.g. "
         f"{name}=np.random.default_rng(0). Received: {name}={value!r}"
     )
+
+
+def read_json_object(path: str, damaged: Callable[[str], Exception]) -> dict:
+    """The JSON object in the file at `path`.
+
+    Raises:
+        `damaged(reason)`: if the file cannot be read, is not JSON, or holds
+        something other than an object; `reason` is one short line.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            value = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise damaged(" ".join(str(error).split())[:120]) from None
+    if not isinstance(value, dict):
+        raise damaged(f"a JSON {type(value).__name__}, not an object")
+    return value
 
 
 def _describe_shape(shape: Sequence) -> str:

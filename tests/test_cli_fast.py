@@ -87,3 +87,18 @@ def test_picture_commands_find_the_keras_file_train_wrote(tmp_path, monkeypatch,
     with pytest.raises(SystemExit):
         main(["generate"])
     assert "No model file at checkpoints/best_vae.h5 or checkpoints/best_vae.keras" in capsys.readouterr().err
+
+
+def test_a_run_that_ends_before_the_beta_warm_up_says_so(tmp_path, capsys):
+    assert main(["train", "--epochs", "2", "--anneal-epochs", "5", "--verbose", "0",
+                 "--output-dir", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "β is still warming up when the 2 epochs end (the schedule needs 5)" in printed
+
+
+def test_sweep_says_which_beta_is_training(tmp_path, capsys):
+    assert main(["sweep", "--betas", "0.5", "2", "--epochs", "1", "--encoding-dim", "2",
+                 "--verbose", "0", "--output-dir", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "β = 0.5 (run 1 of 2): training 1 epochs" in printed
+    assert "β = 2 (run 2 of 2)" in printed

@@ -485,24 +485,10 @@ STARTUP_NOISE = (
     "TF-TRT Warning: Could not find TensorRT",
     "remapper failed: INVALID_ARGUMENT: Mutation::Apply error",  # Grappler, harmless
 )
-# AutoGraph cannot convert the docstring-only `Objective.after_step` of the
-# library and says so on every first fit (a library bug, harmless: the method
-# runs as is). The 4-line warning is left out of the stored outputs.
-AUTOGRAPH_AFTER_STEP = "AutoGraph could not transform <bound method Objective.after_step"
-AUTOGRAPH_LAST_LINE = "To silence this warning, decorate the function with"
-
-
 def without_noise(text: str) -> str:
-    """`text` less TensorFlow's start-up lines and the AutoGraph `after_step` warning."""
-    kept, skipping = [], False
-    for line in text.splitlines(keepends=True):
-        if AUTOGRAPH_AFTER_STEP in line:
-            skipping = True
-        if not skipping and not any(marker in line for marker in STARTUP_NOISE):
-            kept.append(line)
-        if skipping and AUTOGRAPH_LAST_LINE in line:
-            skipping = False
-    return "".join(kept)
+    """`text` less TensorFlow's start-up lines."""
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not any(marker in line for marker in STARTUP_NOISE))
 
 
 def drop_noise(notebook: nbformat.NotebookNode) -> None:

@@ -298,3 +298,145 @@ def test_the_cli_reports_a_divergence_with_its_own_message(tmp_path, capsys):
     assert "No finite" not in err
     summary = json.loads((tmp_path / "checkpoints" / "train_summary.json").read_text())
     assert summary["diverged"].startswith("Training diverged")
+
+
+# ------------------------------------------------- found by the second outside attack
+def test_a_fresh_run_refused_on_a_backup_dir_in_use_deletes_nothing_of_the_live_run(
+        digits, tmp_path, capsys):
+    """A second fresh `train` with another --output-dir but the --backup-dir of
+    a live run must be refused before it touches that backup. It used to
+    discard the live run's backup (state, weights and the temporary file the
+    live run was writing) and only then hit the lock: the attack saw the live
+    run die with "No such file or directory: '.../.state.partial-PID.json'",
+    and the second run then train in its place."""
+    x, x_val = digits
+    backup = tmp_path / "backup"
+    train_vae(BetaVAE(input_dim=64, encoding_dim=2, seed=0), x[:256], x_val, epochs=1,
+              save_path=None, backup_dir=backup, verbose=0, patience=None)
+    writing = backup / f".state.partial-{os.getpid()}.json"  # the live run, mid-save
+    writing.write_text("{}")
+    before = sorted(os.listdir(backup))
+    with folder_lock(backup, "backup folder"):  # the live run holds its backup folder
+        line = _cli_error(capsys, ["train", "--epochs", "1", "--verbose", "0",
+                                   "--output-dir", str(tmp_path / "second"),
+                                   "--backup-dir", str(backup)])
+        assert "is in use by another betavae-tf run" in line
+        assert sorted(n for n in os.listdir(backup) if n != ".betavae_tf.lock") == before
+    assert read_backup_state(backup)["epoch"] == 1
+
+
+def test_a_killed_runs_temporary_loss_plot_is_removed_by_the_next_run(tmp_path, capsys):
+    """SIGKILL while `vae_loss_plot.png` is written leaves
+    `.vae_loss_plot.partial-PID.png` in OUTPUT_DIR (attack: 1 of 1 kills timed
+    there); the resumed run finished with exit 0 but left it, although the
+    guide promises no temporary file after a killed run is resumed."""
+    (tmp_path / ".vae_loss_plot.partial-999999999.png").write_bytes(os.urandom(1000))
+    assert main(["train", "--epochs", "1", "--verbose", "0", "--output-dir", str(tmp_path),
+                 "--resume"]) == 0
+    assert not [n for n in os.listdir(tmp_path) if ".partial-" in n]
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda state: state.update(seed_states=[[10 ** 30, 1] for _ in state["seed_states"]]),
+    lambda state: state.update(seed_states=[[1, 2, 3] for _ in state["seed_states"]]),
+    lambda state: state.update(best_weights=state["weights"]),
+], ids=["seed state beyond int64", "seed state of 3 numbers", "best_weights naming the .h5"])
+def test_a_tampered_backup_state_is_refused_in_one_line_naming_the_file(digits, tmp_path, tamper):
+    """Damaged `state.json` values that `read_backup_state` let through: an
+    integer beyond int64 in seed_states crashed `train --resume` with an
+    OverflowError traceback (exit 1); a seed state of the wrong length gave
+    Keras's "The shape of the target variable ..." and best_weights naming the
+    weights file NumPy's "This file contains pickled (object) data. If you trust
+    the file you can load it unsafely using the `allow_pickle=` keyword", neither
+    naming the file. The guide promises a one-line error naming the file and
+    what is wrong."""
+    x, x_val = digits
+    backup = tmp_path / "backup"
+
+    def run():
+        return train_vae(BetaVAE(input_dim=64, encoding_dim=2, seed=0), x[:256], x_val, epochs=2,
+                         save_path=None, backup_dir=backup, verbose=0, patience=2)
+
+    run()
+    state = json.loads((backup / "state.json").read_text())
+    assert state["best_weights"] and state["seed_states"]
+    state["finished"] = False
+    tamper(state)
+    (backup / "state.json").write_text(json.dumps(state))
+    with pytest.raises(ValueError) as error:
+        run()
+    message = str(error.value)
+    assert "state.json" in message and "\n" not in message and "allow_pickle" not in message
+
+
+def test_a_summary_seed_beyond_int64_is_reported_as_a_damaged_summary(tmp_path, capsys):
+    """`"seed": 2**70` passes `recorded_data_settings` (only `seed >= 0` is
+    checked); `generate` then failed with "Can't convert Python sequence with
+    out-of-range integer to Tensor.", which names neither the summary nor the
+    fix. The guide promises "The training summary '…' is damaged (...)"."""
+    from betavae_tf import save_vae
+
+    path = save_vae(BetaVAE(input_dim=64, encoding_dim=2, seed=0), tmp_path / "best_vae.h5")
+    (tmp_path / "train_summary.json").write_text(json.dumps({"config": {"seed": 2 ** 70}}))
+    line = _cli_error(capsys, ["generate", "--model-path", path, "--n", "2",
+                               "--output-dir", str(tmp_path / "pictures")])
+    assert "training summary" in line and "is damaged" in line
+
+
+def test_resume_into_a_users_folder_deletes_none_of_its_files(tmp_path, capsys):
+    """`--resume --backup-dir USER` where USER holds no backup: the run said
+    "No backup in ...; starting a new run.", wrote its backup among the user's
+    files and deleted the user's own `epoch-7.weights.h5` (Keras's usual
+    weights suffix) as a "leftover". A fresh run refuses such a folder
+    ("nothing was deleted"); --resume must not delete a user's file either."""
+    user = _user_folder(tmp_path / "user")
+    (user / "epoch-7.weights.h5").write_bytes(b"my own Keras weights")
+    try:
+        main(["train", "--epochs", "1", "--verbose", "0", "--output-dir", str(tmp_path / "out"),
+              "--backup-dir", str(user), "--resume"])
+    except SystemExit:
+        pass  # a refusal is fine; deleting the user's file is not
+    assert (user / "epoch-7.weights.h5").read_bytes() == b"my own Keras weights"
+    assert (user / "thesis.tex").read_text() == "years of work"
+
+
+def test_a_divergence_before_any_checkpoint_does_not_claim_one_was_kept(tmp_path, capsys):
+    """With learning rate 10 the digits diverge in epoch 1, before the first
+    checkpoint is written, yet the one error line said "The best checkpoint
+    '.../checkpoints/best_vae.h5' was kept" for a file that does not exist."""
+    code = main(["train", "--learning-rate", "10", "--epochs", "5", "--verbose", "0",
+                 "--output-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "Training diverged in epoch 1" in err
+    path = tmp_path / "checkpoints" / "best_vae.h5"
+    assert not path.exists()
+    assert f"The best checkpoint '{path}' was kept" not in err
+
+
+def test_files_planted_as_symlinks_in_an_output_folder_do_not_lead_writes_outside(tmp_path,
+                                                                                  capsys):
+    """A run folder someone else prepared may hold symbolic links. `train`
+    wrote `checkpoints/train_summary.json` and `standardizer.npz` with plain
+    `open`/`np.savez`, and `generate` its `generated_images/sample_NNNN.png`
+    with PIL, all through such links: files appeared outside the output folder
+    (and an existing target was overwritten). The guide: "output names cannot
+    leave their folder"; `samples.png` and the loss plot, written by
+    `write_atomically`, replace the link instead."""
+    from betavae_tf import save_vae
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "train_summary.json").symlink_to(outside / "summary.json")
+    (run / "checkpoints" / "standardizer.npz").symlink_to(outside / "standardizer.npz")
+    assert main(["train", "--epochs", "1", "--verbose", "0", "--output-dir", str(run)]) == 0
+    pictures = tmp_path / "pictures"
+    (pictures / "generated_images").mkdir(parents=True)
+    (pictures / "generated_images" / "sample_0000.png").symlink_to(outside / "sample.png")
+    path = save_vae(BetaVAE(input_dim=64, encoding_dim=2, seed=0), tmp_path / "model.h5")
+    try:
+        main(["generate", "--model-path", path, "--n", "2", "--output-dir", str(pictures)])
+    except SystemExit:
+        pass  # a refusal is fine; writing outside is not
+    assert sorted(os.listdir(outside)) == []

@@ -6,17 +6,18 @@ which deletes a backup and nothing else.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
+import zipfile
 
 import keras
 import numpy as np
 
 from betavae_tf import keras_internals
 from betavae_tf.run_lock import LOCK_FILE, remove_stale_partials
-from betavae_tf.saving import check_room_for, checkpoint_size_estimate, write_atomically
+from betavae_tf.atomic import write_atomically, write_json
+from betavae_tf.saving import check_room_for, checkpoint_size_estimate
 from betavae_tf.validation import check_inside, read_json_object
 
 __all__ = ['TrainingBackup', 'read_backup_state', 'discard_backup', 'STATE_FILE']
@@ -127,9 +128,9 @@ class TrainingBackup(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         state = self._state = self.read_state()
-        if self.writes:
-            _remove_leftovers(self.backup_dir, state)
         if state is None:
+            if self.writes:
+                _remove_leftovers(self.backup_dir, None)
             return
         epochs = (self.params or {}).get("epochs")
         if epochs is not None and state["epoch"] > epochs:
@@ -152,16 +153,40 @@ class TrainingBackup(keras.callbacks.Callback):
                 if name in self._attributes(callback):
                     setattr(callback, name, value)
             if isinstance(callback, keras.callbacks.EarlyStopping) and state.get("best_weights"):
-                with np.load(os.path.join(self.backup_dir, state["best_weights"]),
-                             allow_pickle=False) as arrays:
-                    callback.best_weights = [arrays[f"w{i}"] for i in range(len(arrays.files))]
-        for generator, value in zip(self._generators(), state.get("seed_states", [])):
-            generator.state.assign(np.asarray(value, dtype=generator.state.dtype))
+                callback.best_weights = self._best_weights(state["best_weights"])
+        self._restore_seed_states(state.get("seed_states", []))
+        if self.writes:  # restored: what the state does not name is an older backup's
+            _remove_leftovers(self.backup_dir, state)
         if self.history is not None:
             self.history.history = {key: list(values) for key, values in state["history"].items()}
         epoch = self.params.get("epochs", state["epoch"]) if state["finished"] else state["epoch"]
         keras_internals.set_initial_epoch(self.model, epoch)  # Keras's BackupAndRestore hook
         self.resumed_from_epoch = state["epoch"]
+
+    def _unusable(self, what: str) -> ValueError:
+        return ValueError(
+            f"The training backup {self.state_path!r} is unusable ({what}); delete the backup "
+            "folder to start over."
+        )
+
+    def _best_weights(self, name: str) -> list:
+        try:
+            with np.load(os.path.join(self.backup_dir, name), allow_pickle=False) as arrays:
+                return [arrays[f"w{i}"] for i in range(len(arrays.files))]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            raise self._unusable(f"its best weights {name!r} cannot be read: "
+                                 f"{' '.join(str(error).split())[:120]}") from None
+
+    def _restore_seed_states(self, seed_states: list) -> None:
+        generators = self._generators()
+        for generator, value in zip(generators, seed_states):
+            shape, dtype = tuple(generator.state.shape), np.dtype(generator.state.dtype)
+            limits = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
+            if len(value) != int(np.prod(shape)) or (
+                    limits is not None and not all(limits.min <= v <= limits.max for v in value)):
+                raise self._unusable(f"a seed state {value!r} does not fit a {shape} {dtype} "
+                                     "random generator")
+            generator.state.assign(np.asarray(value, dtype=dtype).reshape(shape))
 
     def on_epoch_end(self, epoch, logs=None):
         if not self.writes:
@@ -213,7 +238,7 @@ class TrainingBackup(keras.callbacks.Callback):
                 if state["best_weights"] != previous.get("best_weights"):
                     arrays = {f"w{i}": np.asarray(w) for i, w in enumerate(callback.best_weights)}
                     self._write(state["best_weights"], lambda path: np.savez(path, **arrays))
-        self._write(self.STATE_FILE, lambda path: _write_json(path, state))
+        write_json(os.path.join(self.backup_dir, self.STATE_FILE), state, indent=None)
         self._state = state
         for name in (previous.get("weights"), previous.get("best_weights")):
             if name and name not in (state["weights"], state["best_weights"]):
@@ -282,20 +307,33 @@ def read_backup_state(backup_dir: str | os.PathLike) -> dict | None:
         for s in seed_states
     ):
         raise damaged("'seed_states' is not a list of lists of integers")
-    for name in (state["weights"], state.get("best_weights")):
+    best = state.get("best_weights")
+    for name in (state["weights"], best):
         if name is not None:
             check_inside(backup_dir, name, f"The backup file named in {path!r},")
+    if not _BACKUP_FILE.fullmatch(state["weights"]) or not state["weights"].endswith(".weights.h5"):
+        raise damaged(f"'weights' is {state['weights']!r}, not a backup's weights file")
+    if best is not None and (not _BACKUP_FILE.fullmatch(best) or not best.endswith(".npz")):
+        raise damaged(f"'best_weights' is {best!r}, not a backup's best-weights file")
+    for name in (state["weights"], best):
+        if name is not None and not os.path.isfile(os.path.join(backup_dir, name)):
+            raise damaged(f"the file {name!r} it names is missing")
     return state
 
 
 def _remove_leftovers(backup_dir: str, state: dict | None) -> None:
-    """Removes what killed runs left in `backup_dir`: temporary files and
-    backup files that the current `state` does not name."""
+    """Removes what killed runs left in `backup_dir`: temporary files of dead
+    processes, and backup files that the current `state` does not name. With
+    no state, backup-named files are removed only from a folder that holds
+    nothing else (a user's folder keeps its files)."""
     if not os.path.isdir(backup_dir):
         return
     remove_stale_partials(backup_dir)
+    names = os.listdir(backup_dir)
+    if state is None and any(not _BACKUP_FILE.fullmatch(n) and n != LOCK_FILE for n in names):
+        return
     keep = {STATE_FILE} | ({state["weights"], state.get("best_weights")} if state else set())
-    for name in os.listdir(backup_dir):
+    for name in names:
         if name not in keep and not name.startswith(".") and _BACKUP_FILE.fullmatch(name):
             try:
                 os.remove(os.path.join(backup_dir, name))
@@ -355,10 +393,3 @@ def discard_backup(backup_dir: str | os.PathLike) -> bool:
     except OSError:  # not empty (a lock file, a file that appeared) or already gone
         pass
     return removed
-
-
-def _write_json(path: str, state: dict) -> None:
-    with open(path, "w") as file:
-        json.dump(state, file)
-        file.flush()
-        os.fsync(file.fileno())

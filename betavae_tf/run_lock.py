@@ -27,6 +27,7 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, no check
 
 LOCK_FILE = ".betavae_tf.lock"
 _PARTIAL = re.compile(r"\..+\.partial-(\d+)(\..*)?")
+_HELD: dict[str, int] = {}  # folders this process holds, and how many times (re-entrant)
 
 
 class FolderInUseError(OSError):
@@ -54,13 +55,24 @@ def folder_lock(folder: str | os.PathLike, what: str = "folder") -> Iterator[str
         The lock file's path.
 
     Raises:
-        FolderInUseError: (one line) if a live process holds the lock.
+        FolderInUseError: (one line) if another live process holds the lock.
+
+    The lock is re-entrant within a process (the folder is named by its real
+    path, so a symbolic link to a held folder is the same folder): a run that
+    holds it may take it again, e.g. `train_run` and then `train_vae`.
     """
-    folder = os.path.abspath(os.fspath(folder))
+    folder = os.path.realpath(os.fspath(folder))
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, LOCK_FILE)
     if fcntl is None:  # pragma: no cover
         yield path
+        return
+    if _HELD.get(folder):
+        _HELD[folder] += 1
+        try:
+            yield path
+        finally:
+            _HELD[folder] -= 1
         return
     handle = open(path, "a+", encoding="utf-8")
     try:
@@ -70,17 +82,18 @@ def folder_lock(folder: str | os.PathLike, what: str = "folder") -> Iterator[str
             if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise
             raise FolderInUseError(
-                errno.EBUSY,
                 f"The {what} {folder!r} is in use by another betavae-tf run ({_holder(path)}); "
-                "wait for it to finish, stop it, or choose another folder",
+                "wait for it to finish, stop it, or choose another folder."
             ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"PID {os.getpid()}: {' '.join(sys.argv)[:160]}\n")
         handle.flush()
+        _HELD[folder] = 1
         try:
             yield path
         finally:
+            _HELD.pop(folder, None)
             with contextlib.suppress(OSError):  # removed while still held: no race
                 os.remove(path)
     finally:

@@ -18,7 +18,6 @@ vector data, and `backup/` (the `TrainingBackup`).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from typing import Any, Callable
 
@@ -31,7 +30,8 @@ from betavae_tf.models import BetaVAE
 from betavae_tf.objectives import get_objective, objective_arguments
 from betavae_tf.plots import plot_vae_history
 from betavae_tf.presets import build_conv_beta_vae
-from betavae_tf.run_lock import folder_lock
+from betavae_tf.run_lock import folder_lock, remove_stale_partials
+from betavae_tf.atomic import write_atomically, write_json
 from betavae_tf.schedules import CyclicalAnnealing, KLAnnealing, SigmoidAnnealing
 from betavae_tf.training import TrainingDivergedError, best_epoch, train_vae, warmup_epochs
 from betavae_tf.validation import check_choice, ensure_writable_folder, read_json_object
@@ -228,14 +228,21 @@ def train_run(
     """
     check_choice("model_format", model_format, MODEL_FORMATS)
     paths = run_paths(os.fspath(output_dir), backup_dir and os.fspath(backup_dir), model_format)
-    if paths["backup"] in (paths["output_dir"], paths["checkpoints"]):
+    real = {key: os.path.realpath(paths[key]) for key in ("output_dir", "checkpoints", "backup")}
+    if real["backup"] in (real["output_dir"], real["checkpoints"]):
         raise ValueError(
             f"The backup folder {paths['backup']!r} is the output folder itself; pass a folder "
             "of its own for the backup (default OUTPUT_DIR/checkpoints/backup)."
         )
-    for folder, argument in (("output_dir", "output_dir"), ("backup", "backup_dir")):
+    for folder, argument in (("output_dir", "output_dir"), ("checkpoints", "output_dir"),
+                             ("backup", "backup_dir" if backup_dir else "output_dir")):
         ensure_writable_folder(paths[folder], "folder", f"pass {argument} naming a writable folder")
-    with folder_lock(paths["checkpoints"], "output folder"):
+    # One run per output folder and per backup, both held before anything is
+    # read or removed there (the OS drops the locks if the process dies).
+    with folder_lock(paths["checkpoints"], "output folder"), \
+            folder_lock(paths["backup"], "backup folder"):
+        for folder in ("output_dir", "checkpoints"):  # what killed runs left while saving
+            remove_stale_partials(paths[folder])
         return _train_locked(paths, data, model, schedule, beta, epochs, batch_size,
                              learning_rate, patience, clipnorm, model_format, resume, verbose,
                              log, speed)
@@ -258,6 +265,7 @@ def _train_locked(paths, data, model, schedule, beta, epochs, batch_size, learni
         if discard_backup(paths["backup"]):  # refuses a folder that is not a backup
             log(f"Discarded the old backup in {paths['backup']} (resume to continue it instead).")
     elif read_backup_state(paths["backup"]) is None:
+        discard_backup(paths["backup"])  # a folder that holds no backup must be one of ours
         log(f"No backup in {paths['backup']}; starting a new run.")
     scheduler = schedule.make(beta)
     size = (f"{len(prepared.train)} train / {len(prepared.validation)} validation examples"
@@ -286,13 +294,14 @@ def _train_locked(paths, data, model, schedule, beta, epochs, batch_size, learni
         files["model"] = paths["model"]
     if prepared.standardizer is not None:
         files["standardizer"] = paths["standardizer"]
-        np.savez(paths["standardizer"], mean=prepared.standardizer.mean, std=prepared.standardizer.std)
+        scaler = prepared.standardizer
+        write_atomically(paths["standardizer"],
+                         lambda path: np.savez(path, mean=scaler.mean, std=scaler.std))
     summary = _summary(history, warmup, data, model, schedule, beta, epochs, prepared, files,
                        diverged, settings=dict(batch_size=batch_size, learning_rate=learning_rate,
                                                patience=patience, clipnorm=clipnorm,
                                                model_format=model_format))
-    with open(paths["summary"], "w") as handle:
-        json.dump(summary, handle, indent=2)
+    write_json(paths["summary"], summary)
     return RunResult(network, history, summary, diverged)
 
 
@@ -366,7 +375,7 @@ _DATA_CHECKS = {
     "standardize": lambda v: isinstance(v, bool),
     "n_samples": lambda v: _is_int(v, 4),
     "image_size": lambda v: _is_int(v, 8),
-    "seed": lambda v: _is_int(v, 0),
+    "seed": lambda v: _is_int(v, 0) and v < 2**32,
 }
 
 __all__ = [

@@ -8,7 +8,6 @@ import math
 import os
 import shutil
 import zipfile
-from typing import Callable
 
 try:
     import resource
@@ -20,7 +19,7 @@ import keras
 from absl import logging as absl_logging
 
 from betavae_tf import keras_internals
-from betavae_tf.interrupts import deferred_interrupts
+from betavae_tf.atomic import write_atomically, write_json  # noqa: F401 (also their old home)
 from betavae_tf.layers import LearnedLogVariance, Sampling, SpatialBroadcast
 
 from betavae_tf.models import BetaVAE
@@ -87,28 +86,6 @@ def save_vae(model: keras.Model, path: str | os.PathLike) -> str:
 
     write_atomically(path, write)
     return path
-
-
-def write_atomically(path: str | os.PathLike, write: Callable[[str], object]) -> None:
-    """Calls `write(temporary_path)`, then renames the file over `path`.
-
-    The temporary file lies beside `path` and keeps its extensions
-    (`.NAME.partial-PID.EXT`, which Keras needs to pick a format); it is
-    removed if `write` fails. `os.replace` is atomic on POSIX, so readers see
-    the old file or the new one, never a mix. A SIGINT/SIGTERM handled by
-    `betavae_tf.interrupts.interruptible` waits until the write is done.
-    """
-    path = os.fspath(path)
-    folder, name = os.path.split(os.path.abspath(path))
-    stem, dot, extension = name.partition(".")
-    temporary = os.path.join(folder, f".{stem}.partial-{os.getpid()}{dot}{extension}")
-    with deferred_interrupts():
-        try:
-            write(temporary)
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
 
 
 def checkpoint_size_estimate(model: keras.Model, path: str | None = None) -> int:

@@ -9,6 +9,7 @@ history of every run and the latent traversals of all runs side by side.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import time
 from typing import Callable, Sequence
@@ -16,6 +17,7 @@ from typing import Callable, Sequence
 import keras
 import numpy as np
 
+from betavae_tf.atomic import write_text
 from betavae_tf.models import BetaVAE
 from betavae_tf.plots.history import plot_vae_history
 from betavae_tf.plots.sweep import plot_sweep, plot_sweep_traversals
@@ -169,10 +171,11 @@ def run_folder(beta: float) -> str:
 def write_table(rows: list[dict], output_dir: str) -> tuple[str, str]:
     """Writes `beta_sweep.csv` and `beta_sweep.md`; returns their paths."""
     csv_path = os.path.join(output_dir, "beta_sweep.csv")
-    with open(csv_path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(csv_path, table.getvalue())
     markdown_path = os.path.join(output_dir, "beta_sweep.md")
     lines = [
         "| β | train recon. | train KL | test recon. | test KL | test recon. + β·KL | epochs | s/epoch |",
@@ -184,6 +187,5 @@ def write_table(rows: list[dict], output_dir: str) -> tuple[str, str]:
             f"{row['test_reconstruction']:.2f} | {row['test_kl']:.2f} | {row['test_total']:.2f} | "
             f"{row['epochs']} | {row['seconds_per_epoch']:.1f} |"
         )
-    with open(markdown_path, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
+    write_text(markdown_path, "\n".join(lines) + "\n")
     return csv_path, markdown_path

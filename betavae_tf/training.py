@@ -258,11 +258,16 @@ def train_vae(
         _fit(model, original, X_train, X_val, wired.callbacks, strategy, custom_loop, batch_size,
              epochs, shuffle, shuffle_seeds, verbose, seed)
     if wired.non_finite.failure is not None:
+        if save_path is None:
+            kept = "The"
+        elif os.path.isfile(save_path):
+            kept = f"The best checkpoint {save_path!r} was kept and the"
+        else:
+            kept = "No checkpoint was written (it diverged before the first one); the"
         raise TrainingDivergedError(
-            f"Training diverged in {wired.non_finite.failure} became NaN/Inf. "
-            + (f"The best checkpoint {save_path!r} was kept and the" if save_path else "The")
-            + " error's history holds the epochs so far; lower learning_rate or beta (or "
-            "pass clipnorm) and retry.",
+            f"Training diverged in {wired.non_finite.failure} became NaN/Inf. {kept} error's "
+            "history holds the epochs so far; lower learning_rate or beta (or pass clipnorm) "
+            "and retry.",
             wired.history,
         )
     return wired.history, original

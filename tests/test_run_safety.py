@@ -6,6 +6,7 @@ tracebacks, a divergence message lost, damaged state and summary files.
 The processes, signals and locks are real.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -35,6 +36,25 @@ def _cli_error(capsys, argv) -> str:
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("betavae-tf: error: "), lines
     return lines[0]
+
+
+@contextlib.contextmanager
+def held_by_another_process(folder, what="folder"):
+    """Holds `folder`'s run lock from another process (a live run) for the block.
+
+    (The lock is re-entrant within one process, so the test process itself
+    cannot play the other run.)"""
+    script = ("import sys, time; from betavae_tf.run_lock import folder_lock\n"
+              "with folder_lock(sys.argv[1], sys.argv[2]):\n"
+              "    print('locked', flush=True); time.sleep(600)\n")
+    holder = subprocess.Popen([sys.executable, "-c", script, str(folder), what], env=ENV,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def _user_folder(path):
@@ -198,10 +218,11 @@ def test_the_next_run_cleans_up_what_a_killed_run_left(digits, tmp_path):
 
 # ----------------------------------------------------------------- one run per folder
 def test_a_second_run_in_a_locked_folder_is_refused_naming_the_holder(tmp_path, capsys):
-    with folder_lock(tmp_path / "out" / "checkpoints"):
+    with held_by_another_process(tmp_path / "out" / "checkpoints") as holder:
         line = _cli_error(capsys, ["train", "--epochs", "1", "--output-dir", str(tmp_path / "out")])
-    assert "is in use by another betavae-tf run (PID " in line and str(tmp_path / "out") in line
-    with folder_lock(tmp_path / "backup"):
+    assert f"is in use by another betavae-tf run (PID {holder.pid}" in line
+    assert str(tmp_path / "out") in line
+    with held_by_another_process(tmp_path / "backup", "backup folder"):
         with pytest.raises(FolderInUseError, match="backup folder"):
             train_vae(BetaVAE(input_dim=4, encoding_dim=2), np.zeros((8, 4), "float32"),
                       epochs=1, batch_size=4, save_path=None, backup_dir=tmp_path / "backup", verbose=0)
@@ -316,7 +337,7 @@ def test_a_fresh_run_refused_on_a_backup_dir_in_use_deletes_nothing_of_the_live_
     writing = backup / f".state.partial-{os.getpid()}.json"  # the live run, mid-save
     writing.write_text("{}")
     before = sorted(os.listdir(backup))
-    with folder_lock(backup, "backup folder"):  # the live run holds its backup folder
+    with held_by_another_process(backup, "backup folder"):  # the live run holds its backup
         line = _cli_error(capsys, ["train", "--epochs", "1", "--verbose", "0",
                                    "--output-dir", str(tmp_path / "second"),
                                    "--backup-dir", str(backup)])

@@ -256,6 +256,7 @@ def _pictures(args) -> int:
 def _evaluate(args) -> int:
     import time
 
+    from betavae_tf.atomic import write_json
     from betavae_tf import metrics
     from betavae_tf.datasets.sources import ground_truth_dataset
     from betavae_tf.evaluation import DISENTANGLEMENT_METRICS, evaluate_disentanglement, plot_evaluation_report
@@ -291,8 +292,7 @@ def _evaluate(args) -> int:
                                     "num_samples": args.iwae_samples}
     json_path = os.path.join(args.output_dir, "evaluation.json")
     png_path = os.path.join(args.output_dir, "evaluation_report.png")
-    with open(json_path, "w") as handle:
-        json.dump(report, handle, indent=2)
+    write_json(json_path, report)
     plot_evaluation_report(model, x, report.get("metrics"), png_path, **_display_options(data))
     print(json.dumps(report, indent=2))
     _report({"evaluation": json_path, "report": png_path})

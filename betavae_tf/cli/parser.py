@@ -93,7 +93,7 @@ def _add_data_arguments(parser, for_training: bool = True):
                         f"train on (default {data['n_samples']})")
     parser.add_argument("--image-size", type=_bounded(int, 8), default=data["image_size"],
                         help=f"side of images read from a folder (default {data['image_size']})")
-    parser.add_argument("--seed", type=_bounded(int, 0), default=data["seed"],
+    parser.add_argument("--seed", type=_bounded(int, 0, 2**32 - 1), default=data["seed"],
                         help=f"random seed (default {data['seed']})")
 
 
@@ -344,7 +344,7 @@ def _add_study_command(commands) -> None:
                         f"(objectives: {', '.join(CATALOG['objectives'])})")
     parser.add_argument("--dataset", type=_data_spec, default=None,
                         help=f"{keys['dataset']} (default {study['dataset']})")
-    parser.add_argument("--seeds", type=_bounded(int, 0), nargs="+", default=None,
+    parser.add_argument("--seeds", type=_bounded(int, 0, 2**32 - 1), nargs="+", default=None,
                         help=f"default {' '.join(map(str, study['seeds']))}")
     parser.add_argument("--steps", type=_bounded(int, 1), default=None,
                         help=f"{keys['steps']} (default {study['steps']})")

@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from betavae_tf.saving import write_atomically
+from betavae_tf.atomic import write_atomically
 
 PathLike = str | os.PathLike
 

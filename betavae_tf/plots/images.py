@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
+from betavae_tf.atomic import write_atomically
 from betavae_tf.plots import figures
 from betavae_tf.plots.display import DisplayOptions, grid_figure, to_uint8
 from betavae_tf.plots.predictions import (
@@ -123,7 +124,8 @@ def plot_samples(
         digits = max(4, len(str(n - 1)))
         for i, rgba in enumerate(shown.rgba):
             pixels = to_uint8(rgba, shown.grayscale)
-            Image.fromarray(pixels).save(os.path.join(individual_dir, f"sample_{i:0{digits}d}.png"))
+            write_atomically(os.path.join(individual_dir, f"sample_{i:0{digits}d}.png"),
+                             lambda path, pixels=pixels: Image.fromarray(pixels).save(path, format="PNG"))
     return figure
 
 

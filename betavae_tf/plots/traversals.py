@@ -27,7 +27,7 @@ from betavae_tf.plots.predictions import (
     encode_means,
     with_batch_axis,
 )
-from betavae_tf.saving import write_atomically
+from betavae_tf.atomic import write_atomically
 from betavae_tf.validation import check_int
 
 DEFAULT_TRAVERSAL_VALUES = np.linspace(-3.0, 3.0, 9)

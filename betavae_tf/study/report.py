@@ -13,12 +13,14 @@ from __future__ import annotations
 import base64
 import csv
 import html
+import io
 import json
 import math
 import os
 
 import numpy as np
 
+from betavae_tf.atomic import write_text
 from betavae_tf.study.figures import draw_all
 from betavae_tf.study.run import UDR, read_record
 
@@ -97,11 +99,12 @@ def _number(value) -> str:
 
 
 def write_csv(records: list[dict], path: str) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        for record in records:
-            writer.writerow({k: _number(record.get(k)) for k in COLUMNS})
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: _number(record.get(k)) for k in COLUMNS})
+    write_text(path, table.getvalue())
 
 
 def summary_rows(records: list[dict]) -> list[dict]:
@@ -165,14 +168,12 @@ def write_report(output_dir: str, spec) -> dict:
              "summary": os.path.join(output_dir, "summary.md")}
     write_csv(records, files["results"])
     markdown = _markdown(records, spec, correlations)
-    with open(files["summary"], "w", encoding="utf-8") as handle:
-        handle.write(markdown)
+    write_text(files["summary"], markdown)
     pictures = draw_all(output_dir, records, correlations, [label for _, label in SCORES])
     for name, path in pictures.items():
         files[f"figure: {name}"] = path
     files["report"] = os.path.join(output_dir, "report.html")
-    with open(files["report"], "w", encoding="utf-8") as handle:
-        handle.write(_html(spec, records, correlations, pictures))
+    write_text(files["report"], _html(spec, records, correlations, pictures))
     return files
 
 

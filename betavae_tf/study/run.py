@@ -18,6 +18,8 @@ import sys
 import time
 import traceback
 
+from betavae_tf.atomic import write_atomically, write_json, write_text
+
 RECORD = "record.json"
 SPEC = "run.json"
 MODEL = "model.keras"
@@ -27,16 +29,6 @@ UDR_SEED = 12345  # the same inputs for every run of a study
 
 def _emit(**event) -> None:
     print(json.dumps(event), flush=True)
-
-
-def write_json(path: str, data: dict) -> None:
-    from betavae_tf.saving import write_atomically
-
-    def write(temporary):
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-
-    write_atomically(path, write)
 
 
 def read_record(run_dir: str) -> dict | None:
@@ -137,7 +129,8 @@ def train_and_evaluate(run_dir: str) -> dict:
     z_mean = np.concatenate([keras.ops.convert_to_numpy(model.encode(x_udr[i:i + 256])[0])
                              for i in range(0, len(x_udr), 256)])
     kl = metrics.kl_per_dimension(model, x_udr)
-    np.savez(os.path.join(run_dir, UDR), z_mean=z_mean, kl=np.asarray(kl))
+    write_atomically(os.path.join(run_dir, UDR),
+                     lambda path: np.savez(path, z_mean=z_mean, kl=np.asarray(kl)))
     record = {
         "status": "finished",
         "name": os.path.basename(run_dir),
@@ -168,8 +161,7 @@ def main(run_dir: str) -> int:
         raise
     except BaseException as error:  # noqa: BLE001 - every failure is recorded, the study goes on
         message = " ".join(f"{type(error).__name__}: {error}".split())[:500]
-        with open(os.path.join(run_dir, "error.log"), "w", encoding="utf-8") as handle:
-            handle.write(traceback.format_exc())
+        write_text(os.path.join(run_dir, "error.log"), traceback.format_exc())
         try:
             with open(os.path.join(run_dir, SPEC), encoding="utf-8") as handle:
                 run = json.load(handle)["run"]

@@ -23,7 +23,8 @@ import time
 from typing import Callable
 
 from betavae_tf.run_lock import folder_lock
-from betavae_tf.study.run import RECORD, SPEC, read_record, write_json
+from betavae_tf.atomic import write_json
+from betavae_tf.study.run import RECORD, SPEC, read_record
 from betavae_tf.study.spec import StudySpec
 
 STUDY_FILE = "study.json"

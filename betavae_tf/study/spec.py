@@ -167,7 +167,8 @@ def check_spec(raw: dict, source: str = "study") -> StudySpec:
         elif key == "seeds":
             if not isinstance(value, list) or not value:
                 raise _bad(where, f"must be {description}, not {value!r}")
-            value = tuple(_check_number(f"{where}[{i}]", s, int, 0) for i, s in enumerate(value))
+            value = tuple(_check_number(f"{where}[{i}]", s, int, 0, maximum=2**32 - 1)
+                          for i, s in enumerate(value))
             if len(set(value)) != len(value):
                 raise _bad(where, f"lists a seed twice: {list(value)}")
         elif key == "models":

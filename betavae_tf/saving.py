@@ -21,7 +21,13 @@ from absl import logging as absl_logging
 
 from betavae_tf import keras_internals
 from betavae_tf.interrupts import deferred_interrupts
-from betavae_tf.layers import LearnedLogVariance, Sampling, SpatialBroadcast
+from betavae_tf.layers import (
+    LearnedLogVariance,
+    PixelDense,
+    Sampling,
+    SpatialBroadcast,
+    SpatialBroadcastDense,
+)
 
 from betavae_tf.models import BetaVAE
 from betavae_tf.optimizers import FusedAdam
@@ -37,7 +43,8 @@ def custom_objects() -> dict:
         `keras.models.load_model(path, custom_objects=betavae_tf.custom_objects())`
     """
     return {"BetaVAE": BetaVAE, "FusedAdam": FusedAdam, "LearnedLogVariance": LearnedLogVariance,
-            "Sampling": Sampling, "SpatialBroadcast": SpatialBroadcast}
+            "PixelDense": PixelDense, "Sampling": Sampling, "SpatialBroadcast": SpatialBroadcast,
+            "SpatialBroadcastDense": SpatialBroadcastDense}
 
 
 def check_model_path(path: str | os.PathLike, name: str = "save_path") -> str:

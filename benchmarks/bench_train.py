@@ -26,7 +26,9 @@ JSON line:
 FLOPs per example are counted analytically from the Keras layers:
 `Dense`: 2·in·out; `Conv2D`: 2·k·k·c_in·c_out·H_out·W_out;
 `Conv2DTranspose`: 2·k·k·c_in·c_out·H_in·W_in (one k×k×c_out scatter per
-*input* position). Element-wise work (activations, BatchNorm, losses, Adam)
+*input* position); `PixelDense` and `SpatialBroadcastDense` as the 1×1
+`Conv2D` they replace (the latter computes far fewer, see its docstring).
+Element-wise work (activations, BatchNorm, losses, Adam)
 is not counted. Training costs 3× the forward pass (forward, gradient with
 respect to the activations, gradient with respect to the weights), so
 `flops_per_example = 3 × forward`.
@@ -78,7 +80,9 @@ trained with.
 Models: `dense` (the default network), `conv-mnist`, `conv-dsprites`,
 `conv-faces` (the conv presets), and `sbd`, the disentanglement study's
 network: `build_mlp_encoder((64, 64, 1), 10, units=256)` +
-`build_spatial_broadcast_decoder((64, 64, 1), 10, units=32)`, Bernoulli,
+`build_spatial_broadcast_decoder((64, 64, 1), 10, units=32)` (its fast
+form; `--sbd-decoder legacy` builds the `SpatialBroadcast` + 1×1 `Conv2D`
+form, counted as the same FLOPs), Bernoulli,
 `objective="tcvae"`, `tcvae_estimator="mss"`, β = 6, batch 64, on generated
 dSprites. Its PyTorch twin computes the per-pixel layers with `nn.Linear`
 on NHWC (see `torch_reference.py`); `--torch-sbd-split` gives the twin the
@@ -154,6 +158,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--model", choices=sorted(MODELS), default="dense")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="examples per step (default: 64 for dense and sbd, 128 for conv nets)")
+    parser.add_argument("--sbd-decoder", choices=("fast", "legacy"), default="fast",
+                        help="sbd: build_spatial_broadcast_decoder(fast=True) (SpatialBroadcastDense "
+                             "+ PixelDense, the default) or fast=False (SpatialBroadcast + 1x1 Conv2D)")
     parser.add_argument("--torch-sbd-split", action="store_true",
                         help="sbd: the PyTorch twin computes its first per-pixel layer split "
                              "(broadcast(z @ W_z + b) + coords @ W_c) instead of on the tiled "
@@ -276,10 +283,17 @@ def forward_flops(keras_model) -> int:
     """Multiply-add FLOPs of one example's forward pass (see the module docstring)."""
     import keras
 
+    from betavae_tf.layers import PixelDense, SpatialBroadcastDense
+
     total = 0
     for part in (keras_model.encoder, keras_model.decoder):
         for layer in part.layers:
-            if isinstance(layer, keras.layers.Dense):
+            if isinstance(layer, (PixelDense, SpatialBroadcastDense)):
+                # as the 1×1 Conv2D it replaces (kernel (1, 1, c_in, c_out)), so
+                # both decoder forms count the same work
+                _, h, w, _ = layer.output.shape
+                total += 2 * int(layer.kernel.shape[-2]) * layer.filters * h * w
+            elif isinstance(layer, keras.layers.Dense):
                 total += 2 * int(layer.input.shape[-1]) * layer.units
             elif isinstance(layer, keras.layers.Conv2DTranspose):
                 _, h, w, c_in = layer.input.shape
@@ -365,7 +379,8 @@ def build_sbd_beta_vae(args, n: int):
     shape, dim = SBD["image_shape"], SBD["encoding_dim"]
     return BetaVAE(
         encoder=build_mlp_encoder(shape, dim, units=SBD["mlp_units"]),
-        decoder=build_spatial_broadcast_decoder(shape, dim, units=SBD["sbd_units"]),
+        decoder=build_spatial_broadcast_decoder(shape, dim, units=SBD["sbd_units"],
+                                                fast=args.sbd_decoder == "fast"),
         likelihood="bernoulli", beta=SBD["beta"], seed=args.seed, objective="tcvae",
         tcvae_estimator="mss", dataset_size=n,
     )
@@ -452,6 +467,7 @@ def main(argv=None) -> dict:
         "epochs": args.epochs,
         "warmup_epochs": args.warmup_epochs,
         "input": args.input,
+        **({"sbd_decoder": args.sbd_decoder} if args.model == "sbd" else {}),
         "philox_rng": args.philox_rng,
         "executor": args.executor,
         "fused_adam": type(model.optimizer).__name__ == "FusedAdam",

@@ -79,13 +79,12 @@ def test_pixel_dense_is_a_1x1_conv2d_with_its_weights(tmp_path):
     clone = run_roundtrip_test(PixelDense(3, activation="relu", name="p"), x, (2, 4, 5, 3), 2,
                                tmp_path)
     assert clone.filters == 3 and clone.name == "p"
-    conv = keras.layers.Conv2D(3, 1, activation="relu")
-    conv.build(x.shape)
-    conv.set_weights([np.random.default_rng(1).standard_normal(w.shape).astype("float32")
-                      for w in conv.get_weights()])
-    for activation in ("relu", None):
-        conv.activation = keras.activations.get(activation)
-        pixel = PixelDense(3, activation=activation)
+    for filters, activation in ((3, "relu"), (3, None), (1, None)):  # 1: a bias without BiasAdd
+        conv = keras.layers.Conv2D(filters, 1, activation=activation)
+        conv.build(x.shape)
+        conv.set_weights([np.random.default_rng(1).standard_normal(w.shape).astype("float32")
+                          for w in conv.get_weights()])
+        pixel = PixelDense(filters, activation=activation)
         pixel.build(x.shape)
         assert [w.shape for w in pixel.weights] == [w.shape for w in conv.weights]
         assert [w.name for w in pixel.weights] == [w.name for w in conv.weights] == ["kernel", "bias"]

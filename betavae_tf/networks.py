@@ -422,11 +422,11 @@ def build_spatial_broadcast_decoder(
 
     Both forms name their weighted layers `dec_pixel_1`, ...,
     `reconstruction`, and each holds `Conv2D`'s kernel `(1, 1, c_in, c_out)`
-    and bias in the same order, so `get_weights`/`set_weights` (and `.h5`
-    weights, matched by layer name) move between them; after the same
-    `keras.utils.set_random_seed` both start from the same weights. (Keras's
-    `.weights.h5` files name weights by layer class, so those load only into
-    the form that wrote them.)
+    and bias in the same order, so `get_weights`/`set_weights` and
+    `load_weights` of a whole-model `.h5` file move weights between them;
+    after the same `keras.utils.set_random_seed` both start from the same
+    weights. (Keras's `.weights.h5` files, such as `TrainingBackup`'s, name
+    weights by layer class, so they load only into the form that wrote them.)
 
     Args:
         output_shape: `(height, width, channels)` of one image.

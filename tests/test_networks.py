@@ -217,6 +217,21 @@ def test_the_fast_spatial_broadcast_decoder_is_the_legacy_one(shape, hidden_laye
     np.testing.assert_allclose(np.asarray(fast(z)), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_a_legacy_h5_model_file_loads_its_weights_into_the_fast_decoder(tmp_path):
+    from betavae_tf import BetaVAE, build_mlp_encoder
+
+    shape = (16, 16, 1)
+    fast_decoder, legacy_decoder = _decoders(shape, 3, units=4)
+    models = [BetaVAE(encoder=build_mlp_encoder(shape, 3, units=8), decoder=decoder,
+                      likelihood="bernoulli") for decoder in (legacy_decoder, fast_decoder)]
+    legacy, fast = models
+    legacy.save(tmp_path / "legacy.h5")
+    fast.load_weights(tmp_path / "legacy.h5")
+    x = images(shape, n=3)
+    np.testing.assert_allclose(fast.predict(x, verbose=0), legacy.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_training_with_the_fast_decoder_gives_the_legacy_losses():
     """The study's model (β-TCVAE, MSS, Bernoulli) trained from the same
     weights, noise and batches: the same losses and weights, to float tolerance."""

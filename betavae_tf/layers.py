@@ -242,7 +242,7 @@ class PixelDense(_PixelAffine):
         channels = self.kernel.shape[-2]
         flat = ops.reshape(inputs, (-1, channels))  # (batch · pixels, channels)
         outputs = tf.matmul(flat, ops.reshape(self.kernel, (channels, self.filters)))
-        if self.filters == 1:  # BiasAddGrad of one column is ~8× slower than AddV2's sum
+        if self.filters == 1:  # BiasAddGrad of one column is ~9× slower than AddV2's sum
             outputs = outputs + self.bias
         else:  # MatMul + BiasAdd (+ Relu): one fused oneDNN kernel
             outputs = tf.nn.bias_add(outputs, self.bias)

@@ -26,7 +26,9 @@ JSON line:
 FLOPs per example are counted analytically from the Keras layers:
 `Dense`: 2·in·out; `Conv2D`: 2·k·k·c_in·c_out·H_out·W_out;
 `Conv2DTranspose`: 2·k·k·c_in·c_out·H_in·W_in (one k×k×c_out scatter per
-*input* position). Element-wise work (activations, BatchNorm, losses, Adam)
+*input* position); `PixelDense` and `SpatialBroadcastDense` as the 1×1
+`Conv2D` they replace (the latter computes far fewer, see its docstring).
+Element-wise work (activations, BatchNorm, losses, Adam)
 is not counted. Training costs 3× the forward pass (forward, gradient with
 respect to the activations, gradient with respect to the weights), so
 `flops_per_example = 3 × forward`.
@@ -35,7 +37,8 @@ Fairness of the PyTorch comparison:
 
 * same network (layer for layer, `torch_reference.py`; it starts from the
   Keras model's initial weights), same loss (per-example sums averaged over
-  the batch), Adam with the same learning rate and Keras's `eps=1e-7`;
+  the batch; for `sbd` β-TCVAE's minibatch-stratified decomposition, β = 6),
+  Adam with the same learning rate and Keras's `eps=1e-7`;
 * same data in memory (the same float32 values; NCHW for PyTorch,
   transposed once before timing), same batch size, same number of steps per
   epoch (the last, smaller batch included on both sides);
@@ -74,11 +77,27 @@ that `train_vae` calls (`lever_via: "compile"`). Flags left unset keep
 `train_vae`'s defaults; the JSON reports the values the model actually
 trained with.
 
+Models: `dense` (the default network), `conv-mnist`, `conv-dsprites`,
+`conv-faces` (the conv presets), and `sbd`, the disentanglement study's
+network: `build_mlp_encoder((64, 64, 1), 10, units=256)` +
+`build_spatial_broadcast_decoder((64, 64, 1), 10, units=32)` (its fast
+form; `--sbd-decoder legacy` builds the `SpatialBroadcast` + 1×1 `Conv2D`
+form, counted as the same FLOPs), Bernoulli,
+`objective="tcvae"`, `tcvae_estimator="mss"`, β = 6, batch 64, on generated
+dSprites. Its PyTorch twin computes the per-pixel layers with `nn.Linear`
+on NHWC (see `torch_reference.py`); `--torch-sbd-split` gives the twin the
+split first layer of betavae_tf's fast decoder too. PyTorch's eager CPU
+path page-faults its large (32 MiB) activations in on every step unless
+glibc keeps freed memory (e.g. `MALLOC_MMAP_THRESHOLD_=1073741824` in the
+environment; the JSON's `malloc_env` records it): measure both.
+
 Usage (2-core CPU examples):
 
     python benchmarks/bench_train.py --model dense --batch-size 64 --epochs 21
     python benchmarks/bench_train.py --model conv-mnist --batch-size 128 --epochs 6 \
         --n-examples 4096 --threads 1 --output benchmarks/results/speed_train_cpu2.jsonl
+    taskset -c 0 python benchmarks/bench_train.py --model sbd --epochs 6 --n-examples 2048 \
+        --threads 1 --output benchmarks/results/speed_train_cpu2.jsonl
     python benchmarks/bench_train.py --model conv-mnist --jit-compile on \
         --steps-per-execution 8 --input dataset --torch-compile
 """
@@ -109,11 +128,16 @@ from _common import (  # noqa: E402
     use_philox_rng,
 )
 
-MODELS = {"dense": None, "conv-mnist": "mnist", "conv-dsprites": "dsprites", "conv-faces": "faces"}
+MODELS = {"dense": None, "conv-mnist": "mnist", "conv-dsprites": "dsprites", "conv-faces": "faces",
+          "sbd": None}
 # Examples per epoch when --n-examples is not given: the real digits training
 # split for the dense net; for the conv nets enough for a few seconds per
 # epoch on a 2-core CPU (throughput is per step, so the size barely matters).
-DEFAULT_EXAMPLES = {"dense": None, "conv-mnist": 8192, "conv-dsprites": 2048, "conv-faces": 1024}
+DEFAULT_EXAMPLES = {"dense": None, "conv-mnist": 8192, "conv-dsprites": 2048, "conv-faces": 1024,
+                    "sbd": 1024}
+# The disentanglement study's network (benchmarks/dsprites_mig.py --arch sbd
+# --mlp-units 256 --sbd-units 32 --objective tcvae --tcvae-estimator mss --betas 6).
+SBD = dict(image_shape=(64, 64, 1), encoding_dim=10, mlp_units=256, sbd_units=32, beta=6.0)
 JIT = {"on": True, "off": False, "auto": "auto"}
 
 
@@ -133,14 +157,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", choices=sorted(MODELS), default="dense")
     parser.add_argument("--batch-size", type=int, default=None,
-                        help="examples per step (default: 64 for dense, 128 for conv nets)")
+                        help="examples per step (default: 64 for dense and sbd, 128 for conv nets)")
+    parser.add_argument("--sbd-decoder", choices=("fast", "legacy"), default="fast",
+                        help="sbd: build_spatial_broadcast_decoder(fast=True) (SpatialBroadcastDense "
+                             "+ PixelDense, the default) or fast=False (SpatialBroadcast + 1x1 Conv2D)")
+    parser.add_argument("--torch-sbd-split", action="store_true",
+                        help="sbd: the PyTorch twin computes its first per-pixel layer split "
+                             "(broadcast(z @ W_z + b) + coords @ W_c) instead of on the tiled "
+                             "concatenation")
     parser.add_argument("--epochs", type=int, default=6, help="epochs in all, warm-up included")
     parser.add_argument("--warmup-epochs", type=int, default=None,
                         help="epochs left out of the median (default: 2 when the step is XLA-compiled, "
                              "whose second epoch still compiles the last, smaller batch; else 1)")
     parser.add_argument("--n-examples", type=int, default=None,
                         help="training examples (default: digits train split for dense; "
-                             "8192 / 2048 / 1024 generated images for mnist / dsprites / faces)")
+                             "8192 / 2048 / 1024 / 1024 generated images for mnist / dsprites / "
+                             "faces / sbd)")
     parser.add_argument("--mnist-dir", default=None,
                         help="use real MNIST from this folder instead of generated images")
     parser.add_argument("--jit-compile", choices=sorted(JIT), default=None,
@@ -178,7 +210,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--output", default=None, help="also append the JSON line to this file")
     args = parser.parse_args(argv)
     if args.batch_size is None:
-        args.batch_size = 64 if args.model == "dense" else 128
+        args.batch_size = 64 if args.model in ("dense", "sbd") else 128
     if args.epochs <= (args.warmup_epochs or 1):
         parser.error("--epochs must be larger than --warmup-epochs")
     if args.torch is None:
@@ -209,7 +241,7 @@ def make_data(args, feature_shape):
 
         (x, _), _ = load_mnist(args.mnist_dir)
         return np.ascontiguousarray(x[np.arange(n) % len(x)], dtype=np.float32)
-    if args.model == "conv-dsprites":
+    if args.model in ("conv-dsprites", "sbd"):
         from betavae_tf.datasets import DSprites
 
         _, x = DSprites().sample(n, rng)
@@ -251,10 +283,17 @@ def forward_flops(keras_model) -> int:
     """Multiply-add FLOPs of one example's forward pass (see the module docstring)."""
     import keras
 
+    from betavae_tf.layers import PixelDense, SpatialBroadcastDense
+
     total = 0
     for part in (keras_model.encoder, keras_model.decoder):
         for layer in part.layers:
-            if isinstance(layer, keras.layers.Dense):
+            if isinstance(layer, (PixelDense, SpatialBroadcastDense)):
+                # as the 1×1 Conv2D it replaces (kernel (1, 1, c_in, c_out)), so
+                # both decoder forms count the same work
+                _, h, w, _ = layer.output.shape
+                total += 2 * int(layer.kernel.shape[-2]) * layer.filters * h * w
+            elif isinstance(layer, keras.layers.Dense):
                 total += 2 * int(layer.input.shape[-1]) * layer.units
             elif isinstance(layer, keras.layers.Conv2DTranspose):
                 _, h, w, c_in = layer.input.shape
@@ -312,18 +351,39 @@ def build_torch_trainers(args, keras_model, x):
     except RuntimeError:  # already set (only possible once per process)
         pass
     torch.manual_seed(args.seed)
-    preset = None if args.model == "dense" else conv_preset(MODELS[args.model])
+    preset = None if MODELS[args.model] is None else conv_preset(MODELS[args.model])
     x_torch = torch_reference.to_torch_layout(x)
     trainers = {}
     variants = [("torch", False)] + ([("torch_compile", True)] if args.torch_compile else [])
     for name, compiled in variants:
-        twin = torch_reference.build_twin(args.model, preset)
+        if args.model == "sbd":
+            twin = torch_reference.build_twin(
+                "sbd", **{k: v for k, v in SBD.items() if k != "beta"}, dataset_size=len(x),
+                alpha=float(keras_model.alpha), gamma_dw=float(keras_model.gamma_dw),
+                split_first_layer=args.torch_sbd_split)
+        else:
+            twin = torch_reference.build_twin(args.model, preset)
         torch_reference.copy_keras_weights(keras_model, twin)
         trainers[name] = torch_reference.Trainer(
             twin, x_torch, args.batch_size, args.learning_rate,
             beta=float(keras_model.beta), compile=compiled,
         )
     return trainers
+
+
+def build_sbd_beta_vae(args, n: int):
+    """The study's network: MLP encoder, spatial broadcast decoder, β-TCVAE (MSS)."""
+    from betavae_tf import BetaVAE
+    from betavae_tf.networks import build_mlp_encoder, build_spatial_broadcast_decoder
+
+    shape, dim = SBD["image_shape"], SBD["encoding_dim"]
+    return BetaVAE(
+        encoder=build_mlp_encoder(shape, dim, units=SBD["mlp_units"]),
+        decoder=build_spatial_broadcast_decoder(shape, dim, units=SBD["sbd_units"],
+                                                fast=args.sbd_decoder == "fast"),
+        likelihood="bernoulli", beta=SBD["beta"], seed=args.seed, objective="tcvae",
+        tcvae_estimator="mss", dataset_size=n,
+    )
 
 
 # ------------------------------------------------------------------- main
@@ -350,6 +410,8 @@ def main(argv=None) -> dict:
     keras.utils.set_random_seed(args.seed)
     if args.model == "dense":
         model = BetaVAE(input_dim=64, encoding_dim=16, beta=1.0, seed=args.seed)
+    elif args.model == "sbd":
+        model = build_sbd_beta_vae(args, args.n_examples or DEFAULT_EXAMPLES["sbd"])
     else:
         model = build_conv_beta_vae(MODELS[args.model], beta=1.0, seed=args.seed)
     x = make_data(args, model.feature_shape)
@@ -405,6 +467,7 @@ def main(argv=None) -> dict:
         "epochs": args.epochs,
         "warmup_epochs": args.warmup_epochs,
         "input": args.input,
+        **({"sbd_decoder": args.sbd_decoder} if args.model == "sbd" else {}),
         "philox_rng": args.philox_rng,
         "executor": args.executor,
         "fused_adam": type(model.optimizer).__name__ == "FusedAdam",
@@ -414,6 +477,9 @@ def main(argv=None) -> dict:
         "lever_via": "train_vae" if takes_levers or not levers else "compile",
         "threads": args.threads,
         "tf_threads": threads,
+        # glibc malloc settings change PyTorch's speed (its large tensors are
+        # mmap'ed and page-faulted in on every step by default)
+        "malloc_env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("MALLOC_")},
         "tf_examples_per_second": round(tf_rate, 1),
         "tf_median_epoch_seconds": round(steady(tf_seconds, args.warmup_epochs), 4),
         "tf_epoch_seconds": [round(s, 4) for s in tf_seconds],
@@ -440,6 +506,8 @@ def main(argv=None) -> dict:
         result["torch_threads"] = {
             "intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads(),
         }
+        if args.model == "sbd":
+            result["torch_sbd_split_first_layer"] = args.torch_sbd_split
         for name, seconds in torch_callback.seconds.items():
             if name in torch_callback.errors or len(seconds) <= args.warmup_epochs:
                 continue

@@ -12,9 +12,16 @@ and batch size:
 * `ConvVAE`: `build_conv_encoder` / `build_conv_decoder` from a preset of
   `betavae_tf.presets.CONV_PRESETS` (`mnist`, `dsprites`, `faces`),
   Bernoulli-from-logits reconstruction summed over the pixels.
+* `SpatialBroadcastVAE`: the disentanglement study's network,
+  `build_mlp_encoder(shape, 10, units=256)` + `build_spatial_broadcast_decoder(
+  shape, 10, units=32)`, Bernoulli reconstruction, trained with β-TCVAE's
+  minibatch-stratified estimator (`tcvae_mss_decomposition`, a line-for-line
+  copy of `betavae_tf.losses.tcvae_decomposition(..., estimator="mss")`).
 
 Loss of a batch (as `BetaVAE.compute_losses`): per-example sums, averaged
-over the batch, `total = reconstruction + beta * KL`.
+over the batch, `total = reconstruction + beta * KL`; for the β-TCVAE twin
+`total = reconstruction + alpha * MI + beta * TC + gamma_dw * DW` (batch
+means; the analytic KL is still computed, as Keras logs it).
 
 Padding. Keras's `padding="same"` pads (k - s) // 2 before and the rest
 after. For kernel 4 / stride 2 (dSprites, faces) that is PyTorch's
@@ -29,7 +36,11 @@ the sampling grid, and no extra copy, so PyTorch is not slowed down.
 model (checked by `tests/test_benchmarks.py`).
 
 Layout: PyTorch runs NCHW (its default); the images are transposed once,
-before timing. Flatten/Reshape orders differ (NHWC vs NCHW), which only
+before timing. The spatial broadcast decoder's per-pixel layers (Keras's 1×1
+`Conv2D`) are `nn.Linear` layers on an NHWC tensor, PyTorch's fastest form of
+them on a CPU (an NCHW 1×1 `nn.Conv2d` took twice as long here, a
+channels-last one as long as `nn.Linear`); with one channel the NHWC logits
+are the NCHW image's memory, so the loss needs no copy. Flatten/Reshape orders differ (NHWC vs NCHW), which only
 matters when copying weights (`copy_keras_weights` permutes them).
 """
 
@@ -46,6 +57,7 @@ BN_EPS = 1e-3  # keras.layers.BatchNormalization default epsilon
 BN_MOMENTUM = 0.01  # PyTorch's momentum = 1 - Keras's momentum (0.99)
 ADAM_EPS = 1e-7  # keras.optimizers.Adam default epsilon
 LEAKY_SLOPE = 0.2  # betavae_tf.networks.LEAKY_RELU_SLOPE
+LOG_2PI = math.log(2.0 * math.pi)  # betavae_tf.losses.LOG_2PI
 
 
 def _activation(name: str) -> nn.Module:
@@ -198,10 +210,106 @@ class ConvVAE(nn.Module):
         return self.decoder(z)
 
 
-def losses(model: nn.Module, x: torch.Tensor, beta: float = 1.0):
-    """`(total, reconstruction, kl)` of one batch, as `BetaVAE.compute_losses`."""
+class SpatialBroadcastVAE(nn.Module):
+    """Twin of `BetaVAE(encoder=build_mlp_encoder(shape, encoding_dim, units=mlp_units),
+    decoder=build_spatial_broadcast_decoder(shape, encoding_dim, units=sbd_units),
+    likelihood="bernoulli", objective="tcvae", tcvae_estimator="mss")`.
+
+    Encoder: Flatten → `hidden_layers` × (Linear(mlp_units) + ReLU) → the heads.
+    Decoder: `z` tiled over the canvas with x/y coordinates in [-1, 1] (x
+    along the width), then `hidden_layers` per-pixel Linear(sbd_units) + ReLU
+    and a per-pixel linear Linear(channels). The coordinates are a buffer,
+    built once.
+
+    `split_first_layer=True` computes the first per-pixel layer as
+    `broadcast(z @ W_z + b) + coords @ W_c` instead of on the concatenation
+    (the same numbers up to rounding, no tiled tensor): the trick betavae_tf's
+    fast decoder uses, for a PyTorch twin with the same algorithm.
+    """
+
+    likelihood = "bernoulli"
+    objective = "tcvae"
+
+    def __init__(self, image_shape=(64, 64, 1), encoding_dim: int = 10, mlp_units: int = 256,
+                 sbd_units: int = 32, hidden_layers: int = 2, dataset_size: int = 1,
+                 alpha: float = 1.0, gamma_dw: float = 1.0, split_first_layer: bool = False):
+        super().__init__()
+        height, width, channels = image_shape
+        self.image_shape = (height, width, channels)
+        self.encoding_dim = encoding_dim
+        self.dataset_size, self.alpha, self.gamma_dw = dataset_size, alpha, gamma_dw
+        self.split_first_layer = split_first_layer
+        enc, features = [nn.Flatten()], height * width * channels
+        for _ in range(hidden_layers):
+            enc += [nn.Linear(features, mlp_units), nn.ReLU()]
+            features = mlp_units
+        self.encoder_body = nn.Sequential(*enc)
+        self.z_mean = nn.Linear(features, encoding_dim)
+        self.z_log_var = nn.Linear(features, encoding_dim)
+        xs = torch.linspace(-1.0, 1.0, width)
+        ys = torch.linspace(-1.0, 1.0, height)
+        grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+        self.register_buffer("coordinates", torch.stack([grid_x, grid_y], dim=-1), persistent=False)
+        pixel, features = [], encoding_dim + 2
+        for _ in range(hidden_layers):
+            pixel.append(nn.Linear(features, sbd_units))
+            features = sbd_units
+        self.pixel = nn.ModuleList(pixel)
+        self.reconstruction = nn.Linear(features, channels)
+        self.decoder = nn.ModuleList([*self.pixel, self.reconstruction])  # for weight copying
+
+    def encode(self, x):
+        h = self.encoder_body(x)
+        return self.z_mean(h), self.z_log_var(h)
+
+    def decode(self, z):
+        batch, dim = z.shape
+        height, width, _ = self.image_shape
+        first = self.pixel[0]
+        if self.split_first_layer:
+            per_example = F.linear(z, first.weight[:, :dim], first.bias)  # (B, units)
+            per_pixel = self.coordinates @ first.weight[:, dim:].t()  # (H, W, units)
+            h = torch.relu(per_example[:, None, None, :] + per_pixel)
+        else:
+            tiled = z[:, None, None, :].expand(batch, height, width, dim)
+            grid = self.coordinates.expand(batch, height, width, 2)
+            h = torch.relu(first(torch.cat([tiled, grid], dim=-1)))  # (B, H, W, units)
+        for layer in self.pixel[1:]:
+            h = torch.relu(layer(h))
+        return self.reconstruction(h).permute(0, 3, 1, 2)  # NHWC logits, seen as NCHW
+
+
+def gaussian_log_density(z, mean, log_var):
+    """`betavae_tf.losses.gaussian_log_density`."""
+    return -0.5 * (LOG_2PI + log_var + torch.square(z - mean) * torch.exp(-log_var))
+
+
+def tcvae_mss_decomposition(z, z_mean, z_log_var, dataset_size: int):
+    """Per-example `(MI, TC, DW)` by minibatch-stratified sampling, as
+    `betavae_tf.losses.tcvae_decomposition(..., estimator="mss")`."""
+    batch = z.shape[0]
+    log_q_z_given_x = gaussian_log_density(z, z_mean, z_log_var).sum(dim=1)
+    log_p_z = gaussian_log_density(z, torch.zeros_like(z), torch.zeros_like(z)).sum(dim=1)
+    matrix = gaussian_log_density(z[:, None, :], z_mean[None], z_log_var[None])  # (M, M, D)
+    eye = torch.eye(batch, dtype=z.dtype)
+    neighbour = torch.roll(eye, 1, dims=1)
+    others = max(batch - 1.0, 1.0)
+    n = float(dataset_size)
+    rest = torch.clamp(1.0 - eye - neighbour, min=0.0)
+    log_weights = torch.log(eye / n + neighbour * max(n - others, 0.0) / (n * others) + rest / others)
+    log_q_z = torch.logsumexp(log_weights + matrix.sum(dim=2), dim=1)
+    log_q_z_product = torch.logsumexp(log_weights[:, :, None] + matrix, dim=1).sum(dim=1)
+    return log_q_z_given_x - log_q_z, log_q_z - log_q_z_product, log_q_z_product - log_p_z
+
+
+def losses(model: nn.Module, x: torch.Tensor, beta: float = 1.0, noise=None):
+    """`(total, reconstruction, kl)` of one batch, as `BetaVAE.compute_losses`.
+
+    `noise`: the standard normal draw of the reparameterisation (a fresh
+    `torch.randn_like` when `None`)."""
     z_mean, z_log_var = model.encode(x)
-    z = z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
+    noise = torch.randn_like(z_mean) if noise is None else noise
+    z = z_mean + torch.exp(0.5 * z_log_var) * noise
     decoded = model.decode(z)
     batch = x.shape[0]
     if model.likelihood == "bernoulli":
@@ -209,6 +317,10 @@ def losses(model: nn.Module, x: torch.Tensor, beta: float = 1.0):
     else:  # "mse": sum of squared errors per example
         reconstruction = torch.sum(torch.square(x - decoded)) / batch
     kl = -0.5 * torch.sum(1.0 + z_log_var - torch.square(z_mean) - torch.exp(z_log_var)) / batch
+    if getattr(model, "objective", "beta") == "tcvae":
+        mi, tc, dw = (term.mean() for term in
+                      tcvae_mss_decomposition(z, z_mean, z_log_var, model.dataset_size))
+        return reconstruction + model.alpha * mi + beta * tc + model.gamma_dw * dw, reconstruction, kl
     return reconstruction + beta * kl, reconstruction, kl
 
 
@@ -222,7 +334,7 @@ class Trainer:
     smaller batch is kept, as in Keras.
 
     Args:
-        model: a `DenseVAE` or `ConvVAE`.
+        model: a `DenseVAE`, `ConvVAE` or `SpatialBroadcastVAE`.
         x: the training data, a float32 tensor (NCHW for images).
         batch_size: examples per step.
         learning_rate: Adam's learning rate.
@@ -264,10 +376,14 @@ class Trainer:
 
 
 def build_twin(model_name: str, preset: dict | None = None, exact_padding: bool = False,
-               input_dim: int = 64, encoding_dim: int = 16, dropout_rate: float = 0.2):
-    """`DenseVAE` for `"dense"`, else `ConvVAE(preset)`."""
+               input_dim: int = 64, encoding_dim: int = 16, dropout_rate: float = 0.2,
+               **sbd_options):
+    """`DenseVAE` for `"dense"`, `SpatialBroadcastVAE(**sbd_options)` for
+    `"sbd"`, else `ConvVAE(preset)`."""
     if model_name == "dense":
         return DenseVAE(input_dim, encoding_dim, dropout_rate)
+    if model_name == "sbd":
+        return SpatialBroadcastVAE(**sbd_options)
     return ConvVAE(preset, exact_padding=exact_padding)
 
 
@@ -304,6 +420,8 @@ def _copy_layer(keras_layer, module, flatten_from=None, unflatten_to=None):
             return
         kernel = weights[0]
         if isinstance(module, nn.Linear):
+            if kernel.ndim == 4:  # a 1×1 convolution (1, 1, in, out) applied per pixel
+                kernel = kernel.reshape(kernel.shape[-2], kernel.shape[-1])
             if flatten_from is not None:  # rows in NHWC order -> NCHW order
                 h, w, c = flatten_from
                 kernel = kernel.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(h * w * c, -1)
@@ -344,6 +462,8 @@ def copy_keras_weights(keras_model, twin: nn.Module) -> None:
                 if keras_layer.name == "dec_project":
                     c0, h0, w0 = twin.start
                     unflatten_to = (h0, w0, c0)  # feeds the Reshape
+            if isinstance(twin, SpatialBroadcastVAE) and module is twin.encoder_body[1]:
+                flatten_from = twin.image_shape  # the Flatten of the NCHW image
             _copy_layer(keras_layer, module, flatten_from, unflatten_to)
 
 

@@ -22,7 +22,10 @@ _EXPORTS = {
     "backup": ("TrainingBackup",),
     "callbacks": ("BestModelCheckpoint", "DelayedReduceLROnPlateau", "StopOnNonFinite"),
     "evaluation": ("MetricsLogger", "evaluate_disentanglement"),
-    "layers": ("LearnedLogVariance", "Sampling", "SpatialBroadcast", "TotalCorrelationDiscriminator"),
+    "layers": (
+        "LearnedLogVariance", "PixelDense", "Sampling", "SpatialBroadcast", "SpatialBroadcastDense",
+        "TotalCorrelationDiscriminator",
+    ),
     "losses": ("LIKELIHOODS", "kl_divergence", "kl_divergence_per_dimension"),
     "marginal_likelihood": ("log_likelihood",),
     "metrics": (

@@ -99,6 +99,15 @@ class LearnedLogVariance(keras.layers.Layer):
         return {**super().get_config(), "feature_shape": list(self.feature_shape)}
 
 
+def coordinate_grid(height: int, width: int, dtype="float32"):
+    """The `(height, width, 2)` x/y coordinates in [-1, 1] that `SpatialBroadcast`
+    appends: channel 0 is x (along the width), channel 1 is y."""
+    x = ops.linspace(-1.0, 1.0, width)
+    y = ops.linspace(-1.0, 1.0, height)
+    grid = ops.stack(ops.meshgrid(x, y, indexing="xy"), axis=-1)  # (H, W, 2)
+    return ops.cast(grid, dtype)
+
+
 @keras.saving.register_keras_serializable(package="betavae_tf")
 class SpatialBroadcast(keras.layers.Layer):
     """Tiles a latent code over an image canvas and appends x/y coordinates.
@@ -133,14 +142,179 @@ class SpatialBroadcast(keras.layers.Layer):
     def call(self, inputs):
         batch = ops.shape(inputs)[0]
         tiled = ops.tile(inputs[:, None, None, :], (1, self.height, self.width, 1))
-        x = ops.linspace(-1.0, 1.0, self.width)
-        y = ops.linspace(-1.0, 1.0, self.height)
-        grid = ops.stack(ops.meshgrid(x, y, indexing="xy"), axis=-1)  # (H, W, 2)
-        grid = ops.tile(ops.cast(grid, inputs.dtype)[None], (batch, 1, 1, 1))
+        grid = coordinate_grid(self.height, self.width, inputs.dtype)  # (H, W, 2)
+        grid = ops.tile(grid[None], (batch, 1, 1, 1))
         return ops.concatenate([tiled, grid], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.height, self.width, input_shape[-1] + 2)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "height": self.height, "width": self.width}
+
+
+@tf.custom_gradient
+def _broadcast_add(per_example, per_pixel):
+    """`per_example[:, None, :] + per_pixel[None]`, `(B, F) + (P, F) -> (B, P, F)`.
+
+    Its gradient sums the upstream `(B, P, F)` over the pixels and over the
+    batch, the latter as a `(1, B) @ (B, P·F)` matrix product: TensorFlow's
+    own gradient of the broadcast (`Sum` over axis 0) took three times as
+    long on a CPU.
+    """
+
+    def gradient(upstream):
+        batch = tf.shape(upstream)[0]
+        ones = tf.ones(tf.stack([1, batch]), dtype=upstream.dtype)
+        d_pixel = tf.matmul(ones, tf.reshape(upstream, tf.stack([batch, -1])))
+        return tf.reduce_sum(upstream, axis=1), tf.reshape(d_pixel, tf.shape(per_pixel))
+
+    return per_example[:, None, :] + per_pixel[None], gradient
+
+
+class _PixelAffine(keras.layers.Layer):
+    """Weights and configuration shared by `PixelDense` and `SpatialBroadcastDense`:
+    those of `keras.layers.Conv2D(filters, 1, activation=...)`, a kernel of shape
+    `(1, 1, channels, filters)` then a bias of shape `(filters,)`, created in
+    that order with the same initialisers, so the layers take (and give)
+    `Conv2D`'s weights with `set_weights` / `get_weights`."""
+
+    def __init__(self, filters: int, activation=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.filters = check_int("filters", filters)
+        self.activation = keras.activations.get(activation)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def _add_conv_weights(self, channels: int) -> None:
+        self.kernel = self.add_weight(
+            name="kernel", shape=(1, 1, channels, self.filters),
+            initializer=self.kernel_initializer, trainable=True,
+        )
+        self.bias = self.add_weight(
+            name="bias", shape=(self.filters,), initializer=self.bias_initializer, trainable=True,
+        )
+
+    def _activate(self, outputs):
+        return outputs if self.activation is None else self.activation(outputs)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "activation": keras.activations.serialize(self.activation),
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+        }
+
+
+@keras.saving.register_keras_serializable(package="betavae_tf")
+class PixelDense(_PixelAffine):
+    """A 1×1 convolution computed as one matrix product over every pixel.
+
+    Computes what `keras.layers.Conv2D(filters, 1, activation=activation)`
+    computes, with the same weights (see `SpatialBroadcastDense`), as
+    `activation(reshape(inputs, (-1, channels)) @ kernel + bias)` reshaped
+    back: one `MatMul` + `BiasAdd` (+ `Relu`), which TensorFlow fuses into
+    a single oneDNN kernel on a CPU, where its 1×1 `Conv2D` is much slower
+    for the thin maps of a spatial broadcast decoder (docs/speed.md).
+
+    Args:
+        filters: output channels, >= 1.
+        activation: a Keras activation (name or function), or `None`
+            (linear). Defaults to `None`.
+        kernel_initializer, bias_initializer: as `Conv2D`'s. Default to
+            `"glorot_uniform"` and `"zeros"`.
+        **kwargs: standard `keras.layers.Layer` arguments (`name`, ...).
+
+    Call arguments:
+        inputs: float tensor of shape `(batch, ..., channels)`.
+
+    Returns:
+        Float tensor of shape `(batch, ..., filters)`.
+    """
+
+    def build(self, input_shape):
+        self._add_conv_weights(int(input_shape[-1]))
+
+    def call(self, inputs):
+        channels = self.kernel.shape[-2]
+        flat = ops.reshape(inputs, (-1, channels))  # (batch · pixels, channels)
+        outputs = tf.matmul(flat, ops.reshape(self.kernel, (channels, self.filters)))
+        if self.filters == 1:  # BiasAddGrad of one column is ~9× slower than AddV2's sum
+            outputs = outputs + self.bias
+        else:  # MatMul + BiasAdd (+ Relu): one fused oneDNN kernel
+            outputs = tf.nn.bias_add(outputs, self.bias)
+        outputs = self._activate(outputs)
+        return tf.reshape(outputs, tf.concat([tf.shape(inputs)[:-1], [self.filters]], 0))
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.filters)
+
+
+@keras.saving.register_keras_serializable(package="betavae_tf")
+class SpatialBroadcastDense(_PixelAffine):
+    """`SpatialBroadcast` followed by a 1×1 `Conv2D`, computed without the tiling.
+
+    `Conv2D(filters, 1)(SpatialBroadcast(height, width)(z))` applies
+    `kernel` to `concat(z, x, y)` at every pixel. The kernel splits into the
+    rows for `z` (`W_z`) and for the coordinates (`W_c`), so the same
+    numbers (up to float rounding) are
+
+        activation(broadcast(z @ W_z + bias) + coordinates @ W_c)
+
+    `z @ W_z + bias` is computed once per example `(batch, filters)` and
+    `coordinates @ W_c` once per pixel `(height, width, filters)`, shared by
+    the batch; their broadcast sum is the layer's only full-size tensor. The
+    tiled `(batch, height, width, latent_dim + 2)` input is never built.
+
+    Weights: a kernel of shape `(1, 1, latent_dim + 2, filters)` and a bias
+    of shape `(filters,)`, created in that order with `Conv2D`'s default
+    initialisers: exactly those of the `Conv2D` it replaces, so
+    `set_weights(conv.get_weights())` (and back) moves a trained layer
+    between the two forms. `betavae_tf.build_spatial_broadcast_decoder` uses
+    it as the first per-pixel layer.
+
+    Args:
+        height: canvas height in pixels, >= 1.
+        width: canvas width in pixels, >= 1.
+        filters: output channels, >= 1.
+        activation: a Keras activation (name or function), or `None`
+            (linear). Defaults to `None`.
+        kernel_initializer, bias_initializer: as `Conv2D`'s. Default to
+            `"glorot_uniform"` and `"zeros"`.
+        **kwargs: standard `keras.layers.Layer` arguments (`name`, ...).
+
+    Call arguments:
+        inputs: float tensor of shape `(batch, latent_dim)`.
+
+    Returns:
+        Float tensor of shape `(batch, height, width, filters)`.
+    """
+
+    def __init__(self, height: int, width: int, filters: int, activation=None, **kwargs):
+        super().__init__(filters, activation, **kwargs)
+        self.height, self.width = int(height), int(width)
+        if self.height < 1 or self.width < 1:
+            raise ValueError(
+                f"height and width must be >= 1. Received: height={height}, width={width}"
+            )
+
+    def build(self, input_shape):
+        self._add_conv_weights(int(input_shape[-1]) + 2)
+
+    def call(self, inputs):
+        latent_dim = self.kernel.shape[-2] - 2
+        kernel = ops.reshape(self.kernel, (latent_dim + 2, self.filters))
+        per_example = tf.nn.bias_add(tf.matmul(inputs, kernel[:latent_dim]), self.bias)  # (B, F)
+        grid = ops.reshape(coordinate_grid(self.height, self.width, inputs.dtype), (-1, 2))
+        per_pixel = tf.matmul(grid, kernel[latent_dim:])  # (H · W, F)
+        outputs = self._activate(_broadcast_add(per_example, per_pixel))  # (B, H · W, F)
+        return ops.reshape(outputs, (-1, self.height, self.width, self.filters))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.height, self.width, self.filters)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "height": self.height, "width": self.width}

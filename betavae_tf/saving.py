@@ -20,7 +20,13 @@ from absl import logging as absl_logging
 
 from betavae_tf import keras_internals
 from betavae_tf.atomic import write_atomically, write_json  # noqa: F401 (also their old home)
-from betavae_tf.layers import LearnedLogVariance, Sampling, SpatialBroadcast
+from betavae_tf.layers import (
+    LearnedLogVariance,
+    PixelDense,
+    Sampling,
+    SpatialBroadcast,
+    SpatialBroadcastDense,
+)
 
 from betavae_tf.models import BetaVAE
 from betavae_tf.optimizers import FusedAdam
@@ -35,8 +41,13 @@ def custom_objects() -> dict:
     Example:
         `keras.models.load_model(path, custom_objects=betavae_tf.custom_objects())`
     """
-    return {"BetaVAE": BetaVAE, "FusedAdam": FusedAdam, "LearnedLogVariance": LearnedLogVariance,
-            "Sampling": Sampling, "SpatialBroadcast": SpatialBroadcast}
+    from betavae_tf import objectives
+    from betavae_tf.layers import TotalCorrelationDiscriminator
+
+    classes = [BetaVAE, FusedAdam, LearnedLogVariance, PixelDense, Sampling, SpatialBroadcast,
+               SpatialBroadcastDense, TotalCorrelationDiscriminator,
+               *set(objectives.OBJECTIVES.values())]
+    return {cls.__name__: cls for cls in classes}
 
 
 def check_model_path(path: str | os.PathLike, name: str = "save_path") -> str:

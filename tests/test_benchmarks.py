@@ -75,6 +75,21 @@ def test_bench_train_conv_mnist_without_torch():
     assert "torch_examples_per_second" not in result and result["peak_flops_torch"] is None
 
 
+def test_bench_train_the_spatial_broadcast_network():
+    result = run_script(
+        "bench_train.py", "--model", "sbd", "--epochs", "2", "--n-examples", "96",
+        "--peak-size", "256", "--torch-sbd-split",
+    )
+    assert_positive(result, TRAIN_KEYS)
+    assert result["model"] == "sbd" and result["batch_size"] == 64 and result["steps_per_epoch"] == 2
+    # MLP 4096→256→256→2×10; per pixel (64×64) 12→32→32→1
+    forward = 2 * (4096 * 256 + 256 * 256 + 2 * 256 * 10 + 64 * 64 * (12 * 32 + 32 * 32 + 32))
+    assert result["forward_flops_per_example"] == forward
+    if HAS_TORCH:
+        assert_positive(result, TORCH_KEYS)
+        assert result["torch_sbd_split_first_layer"] is True
+
+
 def test_bench_image_folder():
     result = run_script(
         "bench_image_folder.py", "--n-images", "300", "--first", "100", "--batch-size", "32",
@@ -136,3 +151,66 @@ def test_torch_twin_computes_what_the_keras_model_computes(name):
     n_torch = sum(p.numel() for p in twin.parameters()) + sum(
         b.numel() for b in twin.buffers() if b.dtype == torch.float32)
     assert n_keras == n_torch
+
+
+@pytest.mark.parametrize("split_first_layer", [False, True])
+def test_the_spatial_broadcast_twin_computes_the_keras_model_and_its_tcvae_loss(split_first_layer):
+    """The sbd twin: same encoder and decoder outputs from the copied weights, and the
+    same β-TCVAE (MSS) loss of a batch given the same reparameterisation noise."""
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, str(BENCHMARKS))
+    import bench_train
+    import keras
+    import torch_reference
+
+    from betavae_tf.losses import kl_divergence
+    from betavae_tf.objectives import Posterior
+
+    n = 50
+    model = bench_train.build_sbd_beta_vae(bench_train.parse_args(["--model", "sbd", "--no-torch"]), n)
+    twin = torch_reference.build_twin(
+        "sbd", dataset_size=n, alpha=model.alpha, gamma_dw=model.gamma_dw,
+        split_first_layer=split_first_layer)
+    torch_reference.copy_keras_weights(model, twin)
+    rng = np.random.default_rng(0)
+    x = (rng.random((5, 64, 64, 1)) > 0.8).astype("float32")
+    z = rng.standard_normal((5, 10)).astype("float32")
+    with torch.no_grad():
+        z_mean, z_log_var = twin.encode(torch_reference.to_torch_layout(x))
+        decoded = twin.decode(torch.from_numpy(z)).numpy().transpose(0, 2, 3, 1)
+    keras_mean, keras_log_var = model.encoder(x)
+    np.testing.assert_allclose(z_mean.numpy(), np.asarray(keras_mean), atol=1e-4)
+    np.testing.assert_allclose(z_log_var.numpy(), np.asarray(keras_log_var), atol=1e-4)
+    np.testing.assert_allclose(decoded, np.asarray(model.decoder(z)), atol=1e-4)
+    n_keras = sum(int(np.prod(w.shape)) for w in model.encoder.weights + model.decoder.weights)
+    assert n_keras == sum(p.numel() for p in twin.parameters())
+
+    noise = rng.standard_normal((5, 10)).astype("float32")
+    with torch.no_grad():
+        total, reconstruction, kl = torch_reference.losses(
+            twin, torch_reference.to_torch_layout(x), model.beta, noise=torch.from_numpy(noise))
+    mean, log_var = (np.asarray(t) for t in model.encoder(x))
+    sample = mean + np.exp(0.5 * log_var) * noise
+    keras_reconstruction = keras.ops.mean(model.negative_log_likelihood(x, model.decoder(sample)))
+    keras_kl = keras.ops.mean(kl_divergence(mean, log_var))
+    terms = model.objective.regulariser(Posterior(sample, mean, log_var, keras_kl), model.beta_variable)
+    np.testing.assert_allclose(float(reconstruction), float(keras_reconstruction), rtol=1e-5)
+    np.testing.assert_allclose(float(kl), float(keras_kl), rtol=1e-5)
+    np.testing.assert_allclose(float(total), float(keras_reconstruction + terms["regulariser"]),
+                               rtol=1e-5)
+
+
+def test_the_torch_mss_decomposition_is_the_library_one():
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, str(BENCHMARKS))
+    import torch_reference
+
+    from betavae_tf.losses import tcvae_decomposition
+
+    rng = np.random.default_rng(1)
+    z, mean, log_var = (rng.standard_normal((7, 4)).astype("float32") for _ in range(3))
+    expected = tcvae_decomposition(z, mean, log_var, 1000, estimator="mss")
+    got = torch_reference.tcvae_mss_decomposition(
+        *(torch.from_numpy(a) for a in (z, mean, log_var)), 1000)
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g.numpy(), np.asarray(e), rtol=1e-5, atol=1e-5)

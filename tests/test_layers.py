@@ -56,3 +56,68 @@ def test_spatial_broadcast_tiles_z_and_appends_coordinates(tmp_path):
     np.testing.assert_allclose(out[0, :, 0, 3], [-1, 0, 1])  # y along height
     with pytest.raises(ValueError, match="height and width must be >= 1"):
         SpatialBroadcast(0, 4)
+
+
+def _outputs_and_gradients(layer, inputs):
+    """The layer's outputs and the gradients of a fixed function of them with
+    respect to the inputs and the layer's weights."""
+    import tensorflow as tf
+
+    inputs = tf.constant(inputs)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = layer(inputs)
+        loss = tf.reduce_sum(tf.sin(outputs))
+    gradients = tape.gradient(loss, [inputs] + layer.trainable_weights)
+    return [np.asarray(outputs)] + [np.asarray(g) for g in gradients]
+
+
+def test_pixel_dense_is_a_1x1_conv2d_with_its_weights(tmp_path):
+    from betavae_tf.layers import PixelDense
+
+    x = np.random.default_rng(0).standard_normal((2, 4, 5, 6)).astype("float32")
+    clone = run_roundtrip_test(PixelDense(3, activation="relu", name="p"), x, (2, 4, 5, 3), 2,
+                               tmp_path)
+    assert clone.filters == 3 and clone.name == "p"
+    for filters, activation in ((3, "relu"), (3, None), (1, None)):  # 1: a bias without BiasAdd
+        conv = keras.layers.Conv2D(filters, 1, activation=activation)
+        conv.build(x.shape)
+        conv.set_weights([np.random.default_rng(1).standard_normal(w.shape).astype("float32")
+                          for w in conv.get_weights()])
+        pixel = PixelDense(filters, activation=activation)
+        pixel.build(x.shape)
+        assert [w.shape for w in pixel.weights] == [w.shape for w in conv.weights]
+        assert [w.name for w in pixel.weights] == [w.name for w in conv.weights] == ["kernel", "bias"]
+        pixel.set_weights(conv.get_weights())
+        for got, expected in zip(_outputs_and_gradients(pixel, x), _outputs_and_gradients(conv, x)):
+            np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert tuple(PixelDense(7)(x[0]).shape) == (4, 5, 7)  # any rank: per last axis
+
+
+def test_spatial_broadcast_dense_is_spatial_broadcast_then_a_1x1_conv2d(tmp_path):
+    from betavae_tf.layers import SpatialBroadcast, SpatialBroadcastDense, coordinate_grid
+
+    z = np.random.default_rng(0).standard_normal((3, 4)).astype("float32")
+    clone = run_roundtrip_test(SpatialBroadcastDense(5, 6, 7, activation="relu", name="s"), z,
+                               (3, 5, 6, 7), 2, tmp_path)
+    assert (clone.height, clone.width, clone.filters) == (5, 6, 7)
+    np.testing.assert_array_equal(  # SpatialBroadcast's coordinates, x along the width
+        keras.ops.convert_to_numpy(SpatialBroadcast(5, 6)(z))[0, :, :, 4:],
+        keras.ops.convert_to_numpy(coordinate_grid(5, 6)))
+    conv = keras.layers.Conv2D(7, 1, activation="relu")
+    conv.build((None, 5, 6, 6))
+    conv.set_weights([np.random.default_rng(1).standard_normal(w.shape).astype("float32")
+                      for w in conv.get_weights()])
+    legacy = keras.Sequential([keras.Input((4,)), SpatialBroadcast(5, 6), conv])
+    fast = SpatialBroadcastDense(5, 6, 7, activation="relu")
+    fast.build(z.shape)
+    assert [w.shape for w in fast.weights] == [w.shape for w in conv.weights]
+    fast.set_weights(conv.get_weights())
+    legacy_results = _outputs_and_gradients(legacy, z)
+    for got, expected in zip(_outputs_and_gradients(fast, z), legacy_results):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert np.count_nonzero(legacy_results[0] == 0) > 0  # the ReLU cut some pixels
+    with pytest.raises(ValueError, match="height and width must be >= 1"):
+        SpatialBroadcastDense(4, 0, 2)
+    with pytest.raises(ValueError, match="filters must be an integer >= 1"):
+        SpatialBroadcastDense(4, 4, 0)

@@ -44,3 +44,23 @@ def test_a_released_model_loads_to_identical_outputs_and_trains_on(name, extensi
     assert np.isfinite(history.history["loss"][0])
     assert int(model.optimizer.iterations.numpy()) == expected["iterations"] + 1
     assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+@pytest.mark.parametrize("extension", ["h5", "keras"])
+def test_a_released_spatial_broadcast_model_keeps_its_layers_and_its_weights_fit_the_fast_decoder(
+        extension):
+    """The released file loads through `SpatialBroadcast` + `Conv2D` (identical
+    outputs, above); its decoder's weights, moved into today's fast decoder,
+    give the same outputs to float tolerance."""
+    from betavae_tf import BetaVAE, build_spatial_broadcast_decoder
+
+    model = load_vae(FIXTURES / f"spatial_broadcast.{extension}")
+    kinds = [type(layer).__name__ for layer in model.decoder.layers]
+    assert kinds == ["InputLayer", "SpatialBroadcast", "Conv2D", "Conv2D"]
+    fast_decoder = build_spatial_broadcast_decoder((16, 16, 1), 3, units=4, hidden_layers=1)
+    assert "PixelDense" in [type(layer).__name__ for layer in fast_decoder.layers]
+    fast_decoder.set_weights(model.decoder.get_weights())
+    fast = BetaVAE(encoder=model.encoder, decoder=fast_decoder, likelihood="bernoulli")
+    x = OUTPUTS["spatial_broadcast/x"]
+    np.testing.assert_allclose(fast.predict(x, verbose=0), OUTPUTS["spatial_broadcast/predict"],
+                               rtol=1e-5, atol=1e-6)

@@ -182,3 +182,77 @@ def test_the_spatial_broadcast_network_roundtrips_and_learns(tmp_path):
     history, _ = train_vae(model, x, None, epochs=3, batch_size=32, save_path=None, verbose=0,
                            lr_scheduler=None, patience=None)
     assert history.history["reconstruction_loss"][-1] < history.history["reconstruction_loss"][0]
+
+
+def _decoders(shape, encoding_dim, **kwargs):
+    """The fast and the legacy spatial broadcast decoder, built after the same seed."""
+    from betavae_tf import build_spatial_broadcast_decoder
+
+    built = {}
+    for fast in (True, False):
+        keras.utils.set_random_seed(0)
+        built[fast] = build_spatial_broadcast_decoder(shape, encoding_dim, fast=fast, **kwargs)
+    return built[True], built[False]
+
+
+@pytest.mark.parametrize("shape, hidden_layers", [((64, 64, 1), 2), ((12, 10, 3), 1)])
+def test_the_fast_spatial_broadcast_decoder_is_the_legacy_one(shape, hidden_layers):
+    """Same layer names, weights (shapes, names, order and initial values) and,
+    to float tolerance, the same outputs; weights move between the two forms."""
+    fast, legacy = _decoders(shape, 5, units=8, hidden_layers=hidden_layers)
+    assert layers_of(legacy, "SpatialBroadcast") and layers_of(legacy, "Conv2D")
+    assert layers_of(fast, "SpatialBroadcastDense") and layers_of(fast, "PixelDense")
+    assert not layers_of(fast, "SpatialBroadcast") and not layers_of(fast, "Conv2D")
+    assert [w.path for w in fast.weights] == [w.path for w in legacy.weights]
+    assert [w.path for w in fast.weights][-2:] == ["reconstruction/kernel", "reconstruction/bias"]
+    assert len(fast.weights) == 2 * (hidden_layers + 1)
+    for a, b in zip(fast.get_weights(), legacy.get_weights()):
+        np.testing.assert_array_equal(a, b)  # the same starting point
+    rng = np.random.default_rng(0)
+    legacy.set_weights([rng.standard_normal(w.shape).astype("float32") for w in legacy.weights])
+    fast.set_weights(legacy.get_weights())
+    z = rng.standard_normal((4, 5)).astype("float32")
+    expected = np.asarray(legacy(z))
+    assert expected.shape == (4, *shape)
+    np.testing.assert_allclose(np.asarray(fast(z)), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_legacy_h5_model_file_loads_its_weights_into_the_fast_decoder(tmp_path):
+    from betavae_tf import BetaVAE, build_mlp_encoder
+
+    shape = (16, 16, 1)
+    fast_decoder, legacy_decoder = _decoders(shape, 3, units=4)
+    models = [BetaVAE(encoder=build_mlp_encoder(shape, 3, units=8), decoder=decoder,
+                      likelihood="bernoulli") for decoder in (legacy_decoder, fast_decoder)]
+    legacy, fast = models
+    legacy.save(tmp_path / "legacy.h5")
+    fast.load_weights(tmp_path / "legacy.h5")
+    x = images(shape, n=3)
+    np.testing.assert_allclose(fast.predict(x, verbose=0), legacy.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_training_with_the_fast_decoder_gives_the_legacy_losses():
+    """The study's model (β-TCVAE, MSS, Bernoulli) trained from the same
+    weights, noise and batches: the same losses and weights, to float tolerance."""
+    from betavae_tf import BetaVAE, build_mlp_encoder, train_vae
+
+    shape = (16, 16, 1)
+    x = (np.random.default_rng(0).random((96, *shape)) > 0.7).astype("float32")
+    runs = {}
+    for fast, decoder in zip((True, False), _decoders(shape, 4, units=8)):
+        keras.utils.set_random_seed(1)
+        model = BetaVAE(encoder=build_mlp_encoder(shape, 4, units=16), decoder=decoder,
+                        likelihood="bernoulli", beta=6.0, objective="tcvae",
+                        tcvae_estimator="mss", seed=0)
+        history, model = train_vae(model, x, None, batch_size=32, epochs=3, save_path=None,
+                                   lr_scheduler=None, patience=None, verbose=0, seed=0)
+        runs[fast] = history.history, model.get_weights()
+    (fast_history, fast_weights), (legacy_history, legacy_weights) = runs[True], runs[False]
+    assert set(fast_history) == set(legacy_history)
+    for key in ("loss", "reconstruction_loss", "kl_loss", "total_correlation"):
+        np.testing.assert_allclose(fast_history[key], legacy_history[key], rtol=1e-4, atol=1e-6,
+                                   err_msg=key)
+    assert fast_history["loss"][-1] < fast_history["loss"][0]
+    for a, b in zip(fast_weights, legacy_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)

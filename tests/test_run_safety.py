@@ -461,3 +461,20 @@ def test_files_planted_as_symlinks_in_an_output_folder_do_not_lead_writes_outsid
     except SystemExit:
         pass  # a refusal is fine; writing outside is not
     assert sorted(os.listdir(outside)) == []
+
+
+def test_the_run_lock_is_re_entrant_in_one_process_and_follows_symlinks(tmp_path):
+    """`train_run` holds the output and backup folders and then `train_vae`
+    takes the backup folder's lock again: the same process may; a symbolic
+    link to a held folder is the same folder."""
+    (tmp_path / "real").mkdir()
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    with folder_lock(tmp_path / "real"):
+        with folder_lock(tmp_path / "link"):  # the same folder, the same process
+            assert (tmp_path / "real" / ".betavae_tf.lock").exists()
+        assert (tmp_path / "real" / ".betavae_tf.lock").exists()  # still held by the outer one
+    assert not (tmp_path / "real" / ".betavae_tf.lock").exists()
+    with held_by_another_process(tmp_path / "real"):
+        with pytest.raises(FolderInUseError, match="in use by another betavae-tf run"):
+            with folder_lock(tmp_path / "link"):
+                pass

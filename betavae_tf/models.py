@@ -15,6 +15,7 @@ import tensorflow as tf
 from keras import ops
 
 from betavae_tf import replicas
+from betavae_tf.epoch_loop import ArrayEpochs, compiled_epoch_function, supports_compiled_epoch
 from betavae_tf.layers import LearnedLogVariance, Sampling
 from betavae_tf.losses import get_likelihood, kl_divergence
 from betavae_tf.networks import (
@@ -34,7 +35,6 @@ from betavae_tf.objectives import (
     get_objective,
     resolve_objective,
 )
-from betavae_tf.epoch_loop import ArrayEpochs, compiled_epoch_function, supports_compiled_epoch
 from betavae_tf.train_loop import endless_train_function, uses_endless_loop
 from betavae_tf.validation import check_float, check_int
 
@@ -475,6 +475,7 @@ class BetaVAE(LegacyObjectiveArguments, keras.Model):
                 f"A compiled epoch is one pass over the data ({source.steps} steps); pass no "
                 f"steps_per_epoch. Received: steps_per_epoch={kwargs['steps_per_epoch']}")
         kwargs["steps_per_epoch"] = source.steps
+        kwargs["shuffle"] = False  # the source shuffles (Keras would warn that it cannot)
         self.train_function = None
         self._epoch_source = source
         # Keras calls the train function once per steps_per_execution steps: once per epoch.

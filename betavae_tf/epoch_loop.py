@@ -124,8 +124,9 @@ def is_small_dense(model: keras.Model) -> bool:
     """Whether `model`'s networks are dense (no convolutions: every layer one of
     Dense, Dropout, the normalisations, activations, Flatten/Reshape) with at
     most `AUTO_MAX_WEIGHTS` weights — where "auto" may compile epochs."""
+    # A nested model among the layers is not one of the dense kinds: no "auto" for it.
     layers = [layer for network in (model.encoder, model.decoder)
-              for layer in network._flatten_layers(include_self=False)]
+              for layer in getattr(network, "layers", [network])]
     dense = all(isinstance(layer, _DENSE_LAYERS) for layer in layers)
     return dense and model.count_params() <= AUTO_MAX_WEIGHTS
 

@@ -21,7 +21,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from betavae_tf import BetaVAE, KLAnnealing, SigmoidAnnealing, keras_internals, train_vae, xla_random
+from betavae_tf import (
+    BetaVAE,
+    KLAnnealing,
+    SigmoidAnnealing,
+    keras_internals,
+    train_vae,
+    xla_random,
+)
 from betavae_tf.epoch_loop import (
     AUTO_MIN_STEPS,
     ArrayEpochs,

@@ -186,3 +186,13 @@ def test_train_vae_refuses_a_bad_compiled_epoch(digits):
     with pytest.raises(ValueError, match="per-step"):
         train_vae(BetaVAE(input_dim=64), x, save_path=None, compiled_epoch=True,
                   kl_scheduler=SigmoidAnnealing(duration=25, update="step"))
+
+
+@pytest.mark.parametrize("flag, value", [("auto", "auto"), ("on", True), ("off", False)])
+def test_cli_compiled_epoch_flag_reaches_train_vae(flag, value):
+    from betavae_tf.cli.commands import _speed
+    from betavae_tf.cli.parser import build_parser
+
+    args = build_parser().parse_args(["train", "--compiled-epoch", flag])
+    assert _speed(args)["compiled_epoch"] == value
+    assert build_parser().parse_args(["train"]).compiled_epoch == "auto"

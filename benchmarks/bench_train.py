@@ -65,9 +65,11 @@ Levers (each can be measured on its own): `--jit-compile {on,off,auto}`
 a parallel `AUTOTUNE` gather map and `AUTOTUNE` prefetch); `dataset` is a
 synchronous `tf.data` pipeline (shuffled indices, batch, gather from an
 in-graph constant, tf.data autotuning off); `dataset-autotune` is the same
-with a parallel map and prefetch. `--fused-adam {on,off}` and
-`--endless-loop {on,off}` are `train_vae`'s `fused_adam` and
-`endless_loop` (both on by default). `--philox-rng` measures a library
+with a parallel map and prefetch. `--fused-adam {on,off}`,
+`--endless-loop {on,off}` and `--compiled-epoch {auto,on,off}` are
+`train_vae`'s `fused_adam`, `endless_loop` (both on by default) and
+`compiled_epoch` (each epoch one XLA program, `betavae_tf.epoch_loop`;
+its first epoch includes the compilation, so the warm-up leaves it out). `--philox-rng` measures a library
 change that does not exist (not the product path): Keras draws its noise
 with Philox instead of XLA's slow CPU ThreeFry (`_common.py`), and
 `--executor single-threaded` runs the compiled functions on TensorFlow's
@@ -196,6 +198,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="train_vae(fused_adam=...): Adam's fused update (default: train_vae's, on)")
     parser.add_argument("--endless-loop", choices=("on", "off"), default=None,
                         help="train_vae(endless_loop=...): the lean step loop (default: train_vae's, on)")
+    parser.add_argument("--compiled-epoch", choices=("auto", "on", "off"), default=None,
+                        help="train_vae(compiled_epoch=...): each epoch one XLA program "
+                             "(default: train_vae's, auto)")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for TF's pools and PyTorch (default: available cores)")
     parser.add_argument("--torch", dest="torch", action="store_true", default=None,
@@ -387,6 +392,21 @@ def build_sbd_beta_vae(args, n: int):
 
 
 # ------------------------------------------------------------------- main
+def TrainFunctionModule():
+    """A callback noting the module of the training function `fit` ran:
+    `betavae_tf.train_loop` (lean loop), `betavae_tf.epoch_loop` (compiled
+    epochs) or Keras's."""
+    import keras
+
+    class _TrainFunctionModule(keras.callbacks.Callback):
+        module = None
+
+        def on_train_end(self, logs=None):
+            self.module = getattr(self.model.train_function, "__module__", None)
+
+    return _TrainFunctionModule()
+
+
 def steady(seconds: list, warmup: int) -> float:
     return statistics.median(seconds[warmup:])
 
@@ -438,6 +458,10 @@ def main(argv=None) -> dict:
     for name in ("fused_adam", "endless_loop"):
         if getattr(args, name) is not None:
             train_kwargs[name] = getattr(args, name) == "on"
+    if args.compiled_epoch is not None:
+        train_kwargs["compiled_epoch"] = JIT[args.compiled_epoch]
+    loop = TrainFunctionModule()
+    callbacks.append(loop)
     data = x if args.input == "array" else make_dataset(
         x, args.batch_size, args.seed, autotune=args.input == "dataset-autotune")
 
@@ -471,7 +495,8 @@ def main(argv=None) -> dict:
         "philox_rng": args.philox_rng,
         "executor": args.executor,
         "fused_adam": type(model.optimizer).__name__ == "FusedAdam",
-        "endless_loop": model.train_function.__module__.startswith("betavae_tf"),
+        "endless_loop": loop.module == "betavae_tf.train_loop",
+        "compiled_epoch": loop.module == "betavae_tf.epoch_loop",
         "jit_compile": bool(model.jit_compile),
         "steps_per_execution": int(model.steps_per_execution),
         "lever_via": "train_vae" if takes_levers or not levers else "compile",

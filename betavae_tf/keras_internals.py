@@ -16,6 +16,7 @@ the test suite passed with.
 | `Model._distribute_strategy` | `distribute` | the strategy a model was compiled under |
 | `Optimizer._get_variable_index`, `_momentums`, `_velocities` | `optimizers.FusedAdam` | Adam's slot variables of a weight |
 | `Optimizer._backend_update_step` (overridden) | `optimizers.FusedAdam` | the per-variable update hook |
+| `keras.src.backend.tensorflow.random` (`normal`, `uniform`, `dropout`, `_cast_seed`), `draw_seed` | `xla_random` | a compiled epoch draws the noise of the uncompiled path |
 """
 
 from __future__ import annotations
@@ -91,3 +92,37 @@ def adam_slots(optimizer: keras.optimizers.Adam, variable) -> tuple:
     """`(m, v)`, the first and second moment slots of `variable` in `optimizer`."""
     index = optimizer._get_variable_index(variable)
     return optimizer._momentums[index], optimizer._velocities[index]
+
+
+def tensorflow_random_functions() -> dict:
+    """Keras's TensorFlow-backend `normal`, `uniform` and `dropout` (what
+    `keras.random.*` and the Dropout layer call), by name."""
+    from keras.src.backend.tensorflow import random as backend_random
+
+    return {name: getattr(backend_random, name) for name in ("normal", "uniform", "dropout")}
+
+
+def tensorflow_random_seed(seed):
+    """The int32 pair Keras's TensorFlow backend passes to `tf.random.stateless_*`
+    for `seed` (an int, a seed tensor or a `SeedGenerator`, which advances)."""
+    from keras.src.backend.tensorflow import random as backend_random
+    from keras.src.random.seed_generator import draw_seed
+
+    return backend_random._cast_seed(draw_seed(seed))
+
+
+@contextlib.contextmanager
+def tensorflow_random_functions_replaced(**functions) -> Iterator[None]:
+    """Within the block, Keras's TensorFlow backend uses `functions`
+    (`normal=`, `uniform=`, `dropout=`) instead of its own; restored after.
+    Process-wide while it lasts: hold it only around a trace."""
+    from keras.src.backend.tensorflow import random as backend_random
+
+    original = {name: getattr(backend_random, name) for name in functions}
+    for name, function in functions.items():
+        setattr(backend_random, name, function)
+    try:
+        yield
+    finally:
+        for name, function in original.items():
+            setattr(backend_random, name, function)

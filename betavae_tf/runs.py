@@ -215,7 +215,7 @@ def train_run(
         log: where the one-line messages go. Defaults to `print`.
         **speed: `train_vae`'s speed and determinism arguments
             (`jit_compile`, `steps_per_execution`, `endless_loop`,
-            `fused_adam`, `deterministic`, `strategy`).
+            `fused_adam`, `compiled_epoch`, `deterministic`, `strategy`).
 
     Returns:
         A `RunResult`.

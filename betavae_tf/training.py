@@ -24,6 +24,7 @@ from betavae_tf.distribute import (
     resolve_strategy,
     strategy_scope,
 )
+from betavae_tf.epoch_loop import ArrayEpochs, resolve_compiled_epoch
 from betavae_tf.models import BetaVAE, check_beta_vae
 from betavae_tf.optimizers import FusedAdam
 from betavae_tf.run_lock import folder_lock, remove_stale_partials
@@ -97,6 +98,7 @@ def train_vae(
     steps_per_execution: int | str = "auto",
     endless_loop: bool = True,
     fused_adam: bool = True,
+    compiled_epoch: bool | str = "auto",
     seed: int | None = None,
     deterministic: bool = False,
     strategy: str | tf.distribute.Strategy | None = None,
@@ -169,6 +171,18 @@ def train_vae(
             instead of Keras's loop, which checks for the end of the data
             around every step. Same losses; faster on small networks.
             Defaults to `True`.
+        compiled_epoch: run each epoch over array data as one XLA program
+            (`betavae_tf.epoch_loop`: the batches' gather, every step and
+            the loop over them compiled together; same order, same noise,
+            the same losses to float rounding): `True`, `False` or `"auto"`,
+            which compiles epochs only where that was measured to win
+            (`epoch_loop.resolve_compiled_epoch`: a small dense network on
+            a CPU, array data on one device, no per-step β schedule,
+            `steps_per_execution="auto"`, and enough planned steps to pay
+            for the few seconds of compilation). `True` raises a
+            `ValueError` where it cannot apply (datasets, strategies,
+            per-step schedules, an explicit `steps_per_execution`).
+            Defaults to `"auto"`.
         fused_adam: the default optimizer is `FusedAdam` (one fused
             TensorFlow kernel per weight; the same update as Keras's Adam)
             if `True`, `keras.optimizers.Adam` if `False`. Defaults to
@@ -211,7 +225,8 @@ def train_vae(
     if seed is not None:
         seed = check_int("seed", seed, minimum=0)
     clipping = check_speed_and_optimizer(optimizer, clipnorm, clipvalue, jit_compile,
-                                          steps_per_execution, endless_loop, fused_adam)
+                                          steps_per_execution, endless_loop, fused_adam,
+                                          compiled_epoch)
     X_train = prepare_data(X_train, "X_train", model, batch_size)
     if X_val is not None:
         X_val = prepare_data(X_val, "X_val", model, None)
@@ -220,6 +235,12 @@ def train_vae(
 
     custom_loop = needs_custom_loop(strategy)
     fill_in_schedule_and_objective(model, kl_scheduler, X_train, batch_size)
+    compiled_epoch = resolve_compiled_epoch(
+        compiled_epoch, model, array_input=isinstance(X_train, np.ndarray), strategy=strategy,
+        per_step_schedule=getattr(kl_scheduler, "update", None) == "step",
+        steps_per_execution=steps_per_execution, jit_compile=jit_compile,
+        planned_steps=epochs * (steps_per_epoch(X_train, batch_size) or 0),
+    )
     original = model
     if strategy is not None:  # dataset_size is filled in first: it is part of the config
         model = replicate_model(model, strategy)
@@ -256,7 +277,7 @@ def train_vae(
     writes_backup = backup_dir is not None and (not custom_loop or is_chief(strategy))
     with folder_lock(backup_dir, "backup folder") if writes_backup else contextlib.nullcontext():
         _fit(model, original, X_train, X_val, wired.callbacks, strategy, custom_loop, batch_size,
-             epochs, shuffle, shuffle_seeds, verbose, seed)
+             epochs, shuffle, shuffle_seeds, verbose, seed, compiled_epoch)
     if wired.non_finite.failure is not None:
         if save_path is None:
             kept = "The"
@@ -304,11 +325,20 @@ def _wire_callbacks(kl_scheduler, lr_callback, callbacks, monitor: str, warmup: 
 
 
 def _fit(model, original, X_train, X_val, callbacks, strategy, custom_loop, batch_size, epochs,
-         shuffle, shuffle_seeds, verbose, seed) -> None:
+         shuffle, shuffle_seeds, verbose, seed, compiled_epoch=False) -> None:
     """Runs the fit that suits the data and strategy; `original` gets the weights."""
     array_input = isinstance(X_train, np.ndarray)
     try:
-        if custom_loop:
+        if compiled_epoch:  # the same passes as array_dataset's, one XLA program each
+            model.fit(
+                ArrayEpochs(X_train, batch_size, shuffle=shuffle, shuffle_seeds=shuffle_seeds),
+                validation_data=None if X_val is None else array_dataset(X_val, batch_size),
+                epochs=epochs,
+                shuffle=False,  # ArrayEpochs shuffles
+                callbacks=callbacks,
+                verbose=verbose,
+            )
+        elif custom_loop:
             fit_distributed(
                 model, X_train, X_val, strategy=strategy, batch_size=batch_size,
                 epochs=epochs, callbacks=callbacks, shuffle=shuffle and array_input,

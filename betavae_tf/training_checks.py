@@ -130,7 +130,7 @@ def learning_rate_setup(lr_scheduler, learning_rate: float, monitor: str, warmup
 
 
 def check_speed_and_optimizer(optimizer, clipnorm, clipvalue, jit_compile, steps_per_execution,
-                               endless_loop, fused_adam) -> dict:
+                               endless_loop, fused_adam, compiled_epoch="auto") -> dict:
     """Checks `train_vae`'s optimizer and speed arguments; returns the clipping to set."""
     clipping = {}
     for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue)):
@@ -155,6 +155,10 @@ def check_speed_and_optimizer(optimizer, clipnorm, clipvalue, jit_compile, steps
     for name, value in (("endless_loop", endless_loop), ("fused_adam", fused_adam)):
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be True or False. Received: {name}={value!r}")
+    if compiled_epoch not in (True, False, "auto") or not isinstance(compiled_epoch, (bool, str)):
+        raise ValueError(
+            f"compiled_epoch must be True, False or 'auto'. Received: compiled_epoch={compiled_epoch!r}"
+        )
     return clipping
 
 

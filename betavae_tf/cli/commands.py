@@ -83,6 +83,7 @@ def _speed(args) -> dict:
         "steps_per_execution": args.steps_per_execution,
         "endless_loop": args.endless_loop,
         "fused_adam": args.fused_adam,
+        "compiled_epoch": {"auto": "auto", "on": True, "off": False}[args.compiled_epoch],
         "deterministic": args.deterministic,
     }
 

@@ -189,6 +189,12 @@ def _add_training_arguments(parser, defaults: dict):
                        default=train["endless_loop"],
                        help="on (default): betavae_tf's lean step loop for array data; off: "
                        "Keras's own loop (same losses)")
+    speed.add_argument("--compiled-epoch", choices=("auto", "on", "off"),
+                       default={True: "on", False: "off"}.get(train["compiled_epoch"],
+                                                              train["compiled_epoch"]),
+                       help="run each epoch over the data as one XLA program (same losses to "
+                       "float rounding); auto (default): only small dense networks on a CPU "
+                       "with enough steps to pay for the compilation")
     speed.add_argument("--strategy", choices=CATALOG["strategies"], default="default",
                        help="tf.distribute: default (one device), mirrored (all local GPUs), "
                        "multi-worker (a cluster from TF_CONFIG; see docs/distributed.md)")

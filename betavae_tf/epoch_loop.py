@@ -136,7 +136,7 @@ def resolve_compiled_epoch(setting, model, *, array_input: bool, strategy, per_s
     """`train_vae`'s `compiled_epoch` (`True`, `False` or `"auto"`) for this run.
 
     `"auto"` compiles epochs only where it was measured to win: array data,
-    one CPU device (no GPU visible), no per-step β schedule,
+    one CPU device (no GPU visible), the `beta` or `capacity` objective, no per-step β schedule,
     `steps_per_execution="auto"` and `jit_compile` not `True`, a small dense network (`is_small_dense`), and at
     least `AUTO_MIN_STEPS` planned steps to pay back the compilation.
     `True` raises a `ValueError` saying why when the run cannot do it.
@@ -156,7 +156,9 @@ def resolve_compiled_epoch(setting, model, *, array_input: bool, strategy, per_s
         return True
     if setting is False or reasons or jit_compile is True:  # True: the user asked for XLA steps
         return False
-    return (not tf.config.list_physical_devices("GPU") and is_small_dense(model)
+    # Only the objectives measured with it: none that trains networks of its own.
+    measured = type(model.objective).__name__ in ("Beta", "Capacity") and not model.objective_networks
+    return (measured and not tf.config.list_physical_devices("GPU") and is_small_dense(model)
             and planned_steps >= AUTO_MIN_STEPS)
 
 

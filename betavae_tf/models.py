@@ -15,7 +15,6 @@ import tensorflow as tf
 from keras import ops
 
 from betavae_tf import replicas
-from betavae_tf.epoch_loop import ArrayEpochs, compiled_epoch_function, supports_compiled_epoch
 from betavae_tf.layers import LearnedLogVariance, Sampling
 from betavae_tf.losses import get_likelihood, kl_divergence
 from betavae_tf.networks import (
@@ -35,7 +34,7 @@ from betavae_tf.objectives import (
     get_objective,
     resolve_objective,
 )
-from betavae_tf.train_loop import endless_train_function, uses_endless_loop
+from betavae_tf.train_loop import FitLoops
 from betavae_tf.validation import check_float, check_int
 
 __all__ = ["BetaVAE", "OBJECTIVES", "check_beta_vae", "get_objective"]
@@ -55,7 +54,7 @@ def check_beta_vae(model, name: str = "model") -> None:
 
 
 @keras.saving.register_keras_serializable(package="betavae_tf")
-class BetaVAE(LegacyObjectiveArguments, keras.Model):
+class BetaVAE(LegacyObjectiveArguments, FitLoops, keras.Model):
     """A β-Variational Autoencoder: reconstruction + the objective's regulariser.
 
     By default it is the dense network of the original Keras β-VAE (see
@@ -439,70 +438,6 @@ class BetaVAE(LegacyObjectiveArguments, keras.Model):
         losses.update(self.objective.train_networks(posterior, training=False))
         self._track(losses)
         return self._logs(losses)
-
-    def fit(self, x=None, *args, **kwargs):
-        """`keras.Model.fit`; endless `tf.data` input trains through a leaner
-        loop, and an `ArrayEpochs` one compiled epoch at a time.
-
-        With a `tf.data.Dataset` of infinite cardinality (and `steps_per_epoch`,
-        which Keras then requires) every call into the compiled function runs
-        exactly `steps_per_execution` steps, so `betavae_tf.train_loop` can
-        skip Keras's end-of-data checks around each step. Same steps, losses
-        and logs either way; set `model.endless_loop = False` (or
-        `train_vae(endless_loop=False)`) for Keras's own loop.
-
-        With `x` an `betavae_tf.epoch_loop.ArrayEpochs`, each epoch is one call
-        into one XLA program (see `betavae_tf.epoch_loop`): pass no
-        `steps_per_epoch`; callbacks run per epoch as usual and batch-level
-        ones see one batch per epoch.
-        """
-        if isinstance(x, ArrayEpochs):
-            return self._fit_compiled_epochs(x, *args, **kwargs)
-        endless = isinstance(x, tf.data.Dataset) and bool(
-            x.cardinality() == tf.data.INFINITE_CARDINALITY
-        )
-        if endless != self._fits_endless_input:
-            self.train_function = None
-        self._fits_endless_input = endless
-        return super().fit(x, *args, **kwargs)
-
-    def _fit_compiled_epochs(self, source, *args, **kwargs):
-        why_not = supports_compiled_epoch(self)
-        if why_not:
-            raise ValueError(f"This model cannot train through compiled epochs: {why_not}.")
-        if kwargs.get("steps_per_epoch") not in (None, source.steps):
-            raise ValueError(
-                f"A compiled epoch is one pass over the data ({source.steps} steps); pass no "
-                f"steps_per_epoch. Received: steps_per_epoch={kwargs['steps_per_epoch']}")
-        kwargs["steps_per_epoch"] = source.steps
-        kwargs["shuffle"] = False  # the source shuffles (Keras would warn that it cannot)
-        self.train_function = None
-        self._epoch_source = source
-        # Keras calls the train function once per steps_per_execution steps: once per epoch.
-        steps_per_execution, self.steps_per_execution = self.steps_per_execution, source.steps
-        try:
-            return super().fit(source.placeholder(), *args, **kwargs)
-        finally:
-            self.steps_per_execution = steps_per_execution
-            self._epoch_source = None  # train_on_batch and the next fit get Keras's functions
-            self.train_function = None
-
-    def make_train_function(self, force: bool = False):
-        if self.train_function is not None and not force:
-            return self.train_function
-        if self._epoch_source is not None:  # one compiled program per source, reused by later fits
-            cached = getattr(self, "_compiled_epochs", None)
-            if cached is None or cached[0] is not self._epoch_source:
-                self._compiled_epochs = (self._epoch_source,
-                                         compiled_epoch_function(self, self._epoch_source))
-            self.train_function = self._compiled_epochs[1]
-            return self.train_function
-        overridden = type(self).train_step is not BetaVAE.train_step
-        lean = self.endless_loop and self._fits_endless_input and not overridden
-        if lean and uses_endless_loop(self):
-            self.train_function = endless_train_function(self)
-            return self.train_function
-        return super().make_train_function(force)
 
     # ------------------------------------------------------------- serialisation
     def get_config(self) -> dict:

@@ -292,7 +292,7 @@ def test_endless_input_trains_through_the_lean_loop_and_finite_input_through_ker
 
 def test_lean_loop_gives_kerass_losses_and_weights(digits):
     from betavae_tf.datasets.pipeline import array_dataset
-    import betavae_tf.models as models
+    import betavae_tf.train_loop as models  # where BetaVAE.fit picks its loop
 
     x = digits[0][:320]
 

@@ -300,9 +300,22 @@ def _train_locked(paths, data, model, schedule, beta, epochs, batch_size, learni
     summary = _summary(history, warmup, data, model, schedule, beta, epochs, prepared, files,
                        diverged, settings=dict(batch_size=batch_size, learning_rate=learning_rate,
                                                patience=patience, clipnorm=clipnorm,
-                                               model_format=model_format))
+                                               model_format=model_format, **_recordable(speed)))
     write_json(paths["summary"], summary)
     return RunResult(network, history, summary, diverged)
+
+
+def _recordable(speed: dict) -> dict:
+    """The speed settings as JSON values (a strategy by its CLI name, as 0.1 recorded it)."""
+    names = {"MirroredStrategy": "mirrored", "MultiWorkerMirroredStrategy": "multi-worker"}
+    recorded = dict(speed)
+    strategy = recorded.get("strategy")
+    if strategy is None:
+        recorded["strategy"] = "default"
+    elif not isinstance(strategy, str):
+        recorded["strategy"] = names.get(type(strategy).__name__, type(strategy).__name__)
+    return {key: value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+            for key, value in recorded.items()}
 
 
 def _summary(history, warmup, data, model, schedule, beta, epochs, prepared, files, diverged,

@@ -8,12 +8,17 @@ with gradient-boosted trees as the regressor.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import scipy.stats
-from sklearn.ensemble import GradientBoostingClassifier
+from joblib import Parallel, delayed
+from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
 
 from betavae_tf.metrics import utils
 from betavae_tf.validation import check_int
+
+CLASSIFIERS = ("gradient_boosting", "hist_gradient_boosting")
 
 
 def dci(
@@ -23,6 +28,8 @@ def dci(
     num_train: int = 10000,
     num_test: int = 5000,
     batch_size: int = 16,
+    n_jobs: int | None = None,
+    classifier: str = "gradient_boosting",
 ) -> dict:
     """Disentanglement, completeness and informativeness of a representation.
 
@@ -39,9 +46,12 @@ def dci(
        weights from column sums). As in disentanglement_lib, `1e-11` is added
        to `R` inside the entropies.
 
-    Runtime: the gradient boosting (100 trees per class per factor) dominates;
-    on dSprites at the default `num_train=10000` it takes minutes, the
-    encoding is a small share. Pass a smaller `num_train` for quick checks.
+    Runtime: the gradient boosting (100 trees per class per factor, 11,300
+    trees on dSprites) dominates: about 4 CPU-minutes at the default
+    `num_train=10000`, the encoding is a small share. The factors' classifiers
+    are fitted in parallel threads (`n_jobs`; the results do not depend on
+    it). Pass a smaller `num_train` for quick checks, or the opt-in
+    `classifier="hist_gradient_boosting"` (a deviation, below).
 
     Deviations from disentanglement_lib: each classifier gets a
     `random_state` drawn from `random_state` (after the points are drawn), so
@@ -49,6 +59,15 @@ def dci(
     zero importances and a constant prediction instead of an error; with a
     single factor (or latent) the entropy base would be 1, and the
     corresponding score is defined as 1.
+
+    Opt-in deviation, `classifier="hist_gradient_boosting"`: scikit-learn's
+    `HistGradientBoostingClassifier(max_depth=3, early_stopping=False)`
+    (100 iterations, learning rate 0.1, like the default's; features binned
+    into 255 quantiles) replaces `GradientBoostingClassifier`, and the
+    importances are its split gains summed over all trees, normalised to
+    sum 1 (it has no `feature_importances_`). Tens of times faster, and its
+    scores are close to, not equal to, disentanglement_lib's: do not mix the
+    two in one comparison.
 
     Args:
         representation_fn: observations `[batch, *observation_shape]` ->
@@ -58,6 +77,10 @@ def dci(
         num_train: points to fit the classifiers on. Defaults to 10000.
         num_test: points to test them on. Defaults to 5000.
         batch_size: points per `dataset.sample` call. Defaults to 16.
+        n_jobs: threads fitting the factors' classifiers at once; `None`
+            (default): one per available core. Any value gives the same scores.
+        classifier: `"gradient_boosting"` (default, disentanglement_lib's) or
+            `"hist_gradient_boosting"` (faster; a deviation, see above).
 
     Returns:
         `{"disentanglement": float, "completeness": float,
@@ -77,6 +100,11 @@ def dci(
     num_train = check_int("num_train", num_train)
     num_test = check_int("num_test", num_test)
     batch_size = check_int("batch_size", batch_size)
+    n_jobs = _available_cores() if n_jobs is None else check_int("n_jobs", n_jobs)
+    if classifier not in CLASSIFIERS:
+        raise ValueError(
+            f"classifier must be one of {CLASSIFIERS}. Received: classifier={classifier!r}"
+        )
     random_state = utils.check_random_state(random_state)
     codes_train, factors_train = utils.generate_batch_factor_code(
         dataset, representation_fn, num_train, random_state, batch_size
@@ -86,7 +114,7 @@ def dci(
     )
     seeds = [utils.random_index(random_state, 2**31 - 1) for _ in range(factors_train.shape[1])]
     importance, train_accuracy, test_accuracy = importance_matrix_gbt(
-        codes_train, factors_train, codes_test, factors_test, seeds
+        codes_train, factors_train, codes_test, factors_test, seeds, n_jobs, classifier
     )
     return {
         "disentanglement": disentanglement(importance),
@@ -96,25 +124,75 @@ def dci(
     }
 
 
-def importance_matrix_gbt(codes_train, factors_train, codes_test, factors_test, seeds):
-    """Importance matrix `[num_latents, num_factors]` and mean train / test accuracies."""
+def importance_matrix_gbt(codes_train, factors_train, codes_test, factors_test, seeds,
+                          n_jobs: int = 1, classifier: str = "gradient_boosting"):
+    """Importance matrix `[num_latents, num_factors]` and mean train / test accuracies.
+
+    One classifier per factor, seeded with `seeds[j]`; the fits are
+    independent, so `n_jobs` threads run them at once (scikit-learn's tree
+    building releases the GIL) with the same results as one after the other.
+    Factors with more classes (more trees) start first.
+    """
     num_latents, num_factors = codes_train.shape[1], factors_train.shape[1]
+    order = sorted(range(num_factors), key=lambda j: -len(np.unique(factors_train[:, j])))
+    if classifier == "hist_gradient_boosting":
+        n_jobs = 1  # it runs on every core itself
+    fits = Parallel(n_jobs=min(n_jobs, num_factors), prefer="threads")(
+        delayed(_fit_factor)(codes_train, factors_train[:, j], codes_test, factors_test[:, j],
+                             seeds[j], classifier)
+        for j in order
+    )
+    results = dict(zip(order, fits))
     importance = np.zeros((num_latents, num_factors))
     train_accuracy, test_accuracy = [], []
     for j in range(num_factors):
-        y_train, y_test = factors_train[:, j], factors_test[:, j]
-        classes = np.unique(y_train)
-        if len(classes) == 1:
-            def predict(x, c=classes[0]):
-                return np.full(len(x), c)
-        else:
-            model = GradientBoostingClassifier(random_state=seeds[j])
-            model.fit(codes_train, y_train)
-            importance[:, j] = np.abs(model.feature_importances_)
-            predict = model.predict
-        train_accuracy.append(np.mean(predict(codes_train) == y_train))
-        test_accuracy.append(np.mean(predict(codes_test) == y_test))
+        column, train, test = results[j]
+        if column is not None:
+            importance[:, j] = column
+        train_accuracy.append(train)
+        test_accuracy.append(test)
     return importance, float(np.mean(train_accuracy)), float(np.mean(test_accuracy))
+
+
+def _fit_factor(codes_train, y_train, codes_test, y_test, seed, classifier):
+    """`(importances [num_latents] or None, train accuracy, test accuracy)` of one factor."""
+    classes = np.unique(y_train)
+    if len(classes) == 1:
+        def predict(x, c=classes[0]):
+            return np.full(len(x), c)
+        column = None
+    elif classifier == "hist_gradient_boosting":
+        model = HistGradientBoostingClassifier(max_depth=3, early_stopping=False,
+                                               random_state=seed)
+        model.fit(codes_train, y_train)
+        column = _split_gains(model, codes_train.shape[1])
+        predict = model.predict
+    else:
+        model = GradientBoostingClassifier(random_state=seed)
+        model.fit(codes_train, y_train)
+        column = np.abs(model.feature_importances_)
+        predict = model.predict
+    return (column, np.mean(predict(codes_train) == y_train),
+            np.mean(predict(codes_test) == y_test))
+
+
+def _split_gains(model, num_features: int) -> np.ndarray:
+    """Split gains of a fitted `HistGradientBoostingClassifier` summed per
+    feature over all its trees, normalised to sum 1 (zeros if it never split)."""
+    gains = np.zeros(num_features)
+    for trees in model._predictors:  # private, but the only place the gains are kept
+        for tree in trees:
+            splits = tree.nodes[~tree.nodes["is_leaf"].astype(bool)]
+            np.add.at(gains, splits["feature_idx"], splits["gain"])
+    total = gains.sum()
+    return gains / total if total > 0 else gains
+
+
+def _available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _one_minus_entropy(weights: np.ndarray) -> np.ndarray:

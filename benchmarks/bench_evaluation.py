@@ -54,6 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         choices=("gradient_boosting", "hist_gradient_boosting"),
                         help="dci's classifier; hist_gradient_boosting is an opt-in deviation "
                              "from disentanglement_lib (not the default)")
+    parser.add_argument("--dci-n-jobs", type=int, default=None,
+                        help="dci's n_jobs (default: dci's own, one process per core)")
     parser.add_argument("--threads", type=int, default=None,
                         help="TensorFlow intra/inter-op threads (default: TensorFlow's)")
     parser.add_argument("--label", default=None, help="free text stored in the JSON")
@@ -95,11 +97,14 @@ def main(argv=None) -> dict:
     seconds, scores = {}, {}
     for name in args.metrics:
         start = time.perf_counter()
-        if name == "dci" and args.dci_classifier != "gradient_boosting":
-            # What evaluate_disentanglement does, plus the opt-in classifier.
+        if name == "dci" and (args.dci_classifier != "gradient_boosting" or args.dci_n_jobs):
+            # What evaluate_disentanglement does, plus dci's options.
+            options = {"classifier": args.dci_classifier}
+            if args.dci_n_jobs:
+                options["n_jobs"] = args.dci_n_jobs
             scores[name] = metrics.dci(
                 metrics.mean_representation(model, 256), dataset, np.random.RandomState(args.seed),
-                classifier=args.dci_classifier, **scaled_hyper_parameters(metrics.dci, args.scale),
+                **options, **scaled_hyper_parameters(metrics.dci, args.scale),
             )
         else:
             scores[name] = evaluate_disentanglement(
@@ -113,6 +118,7 @@ def main(argv=None) -> dict:
         "scale": args.scale,
         "seed": args.seed,
         "dci_classifier": args.dci_classifier,
+        "dci_n_jobs": args.dci_n_jobs,
         "metrics": list(args.metrics),
         "seconds": seconds,
         "total_seconds": round(sum(seconds.values()), 2),

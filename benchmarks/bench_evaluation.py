@@ -55,7 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="dci's classifier; hist_gradient_boosting is an opt-in deviation "
                              "from disentanglement_lib (not the default)")
     parser.add_argument("--dci-n-jobs", type=int, default=None,
-                        help="dci's n_jobs (default: dci's own, one process per core)")
+                        help="dci's n_jobs, e.g. -1 for one process per core (default: dci's own, 1)")
     parser.add_argument("--threads", type=int, default=None,
                         help="TensorFlow intra/inter-op threads (default: TensorFlow's)")
     parser.add_argument("--label", default=None, help="free text stored in the JSON")

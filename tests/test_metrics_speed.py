@@ -273,6 +273,8 @@ def test_hist_gradient_boosting_is_an_opt_in_approximation():
     assert fast["disentanglement"] > 0.9 and fast["completeness"] > 0.9
     with pytest.raises(ValueError, match="classifier must be one of"):
         dci(moments, DSprites(), 0, classifier="xgboost")
+    with pytest.raises(ValueError, match="n_jobs must be an integer >= 1"):
+        dci(moments, DSprites(), 0, n_jobs=0)
 
 
 # ----------------------------------------------------------------- end to end

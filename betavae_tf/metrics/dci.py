@@ -28,7 +28,7 @@ def dci(
     num_train: int = 10000,
     num_test: int = 5000,
     batch_size: int = 16,
-    n_jobs: int | None = None,
+    n_jobs: int = 1,
     classifier: str = "gradient_boosting",
 ) -> dict:
     """Disentanglement, completeness and informativeness of a representation.
@@ -48,10 +48,15 @@ def dci(
 
     Runtime: the gradient boosting (100 trees per class per factor, 11,300
     trees on dSprites) dominates: about 4 CPU-minutes at the default
-    `num_train=10000`, the encoding is a small share. The factors' classifiers
-    are fitted in parallel processes (`n_jobs`; the results do not depend on
-    it). Pass a smaller `num_train` for quick checks, or the opt-in
-    `classifier="hist_gradient_boosting"` (a deviation, below).
+    `num_train=10000`, the encoding is a small share. `n_jobs=-1` fits the
+    factors' classifiers in parallel processes, with the same results; on
+    dSprites that can be at most 1.8× faster on 2 idle cores and 2.8× on 3 or
+    more (bounds from how the work splits: the 40-class orientation factor
+    is 35% of it). It is not the default: on a busy machine (the shared 2-core box of the
+    benchmarks, where two CPU-bound processes got 1.06 cores in total) the
+    extra processes made it ~20% slower. Pass a smaller `num_train` for
+    quick checks, or the opt-in `classifier="hist_gradient_boosting"` (a
+    deviation, below).
 
     Deviations from disentanglement_lib: each classifier gets a
     `random_state` drawn from `random_state` (after the points are drawn), so
@@ -77,9 +82,10 @@ def dci(
         num_train: points to fit the classifiers on. Defaults to 10000.
         num_test: points to test them on. Defaults to 5000.
         batch_size: points per `dataset.sample` call. Defaults to 16.
-        n_jobs: processes fitting the factors' classifiers at once; 1: all
-            in this process; `None` (default): one per available core from
-            `num_train=2000` on, else 1. Any value gives the same scores.
+        n_jobs: processes fitting the factors' classifiers at once; -1: one
+            per available core. Defaults to 1 (all in this process). Any value
+            gives the same scores; more is faster only where cores are idle
+            (see Runtime).
         classifier: `"gradient_boosting"` (default, disentanglement_lib's) or
             `"hist_gradient_boosting"` (faster; a deviation, see above).
 
@@ -101,9 +107,7 @@ def dci(
     num_train = check_int("num_train", num_train)
     num_test = check_int("num_test", num_test)
     batch_size = check_int("batch_size", batch_size)
-    if n_jobs is None:  # below ~2000 points, starting processes costs more than it saves
-        n_jobs = _available_cores() if num_train >= 2000 else 1
-    n_jobs = check_int("n_jobs", n_jobs)
+    n_jobs = _available_cores() if n_jobs == -1 else check_int("n_jobs", n_jobs)
     if classifier not in CLASSIFIERS:
         raise ValueError(
             f"classifier must be one of {CLASSIFIERS}. Received: classifier={classifier!r}"
@@ -137,8 +141,8 @@ def importance_matrix_gbt(codes_train, factors_train, codes_test, factors_test, 
     trees, start first) and come back fitted: the same trees as one after
     the other in this process. Processes, not threads: scikit-learn's
     per-tree Python code holds the GIL, and on a busy machine two threads
-    queued for it took twice as long as one (DCI at default counts: 705 s
-    against 332 s).
+    queued for it took twice as long as one (DCI at default counts on
+    dSprites: 705 s against 332 s sequentially).
     """
     num_latents, num_factors = codes_train.shape[1], factors_train.shape[1]
     classes = [np.unique(factors_train[:, j]) for j in range(num_factors)]

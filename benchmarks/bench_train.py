@@ -346,8 +346,8 @@ def torch_interleave_callback(trainers: dict):
 
 def build_torch_trainers(args, keras_model, x):
     import torch
-
     import torch_reference
+
     from betavae_tf.presets import conv_preset
 
     torch.set_num_threads(args.threads)

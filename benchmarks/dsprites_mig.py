@@ -68,7 +68,7 @@ SHAPE = (64, 64, 1)
 def _burgess_networks(encoding_dim):
     x = keras.Input(SHAPE)
     h = x
-    for i in range(4):
+    for _ in range(4):
         h = layers.Conv2D(32, 4, strides=2, padding="same", activation="relu")(h)
     h = layers.Flatten()(h)
     h = layers.Dense(256, activation="relu")(h)
@@ -79,7 +79,7 @@ def _burgess_networks(encoding_dim):
     h = layers.Dense(256, activation="relu")(h)
     h = layers.Dense(4 * 4 * 32, activation="relu")(h)
     h = layers.Reshape((4, 4, 32))(h)
-    for i in range(3):
+    for _ in range(3):
         h = layers.Conv2DTranspose(32, 4, strides=2, padding="same", activation="relu")(h)
     out = layers.Conv2DTranspose(1, 4, strides=2, padding="same")(h)
     return encoder, keras.Model(z, out)
@@ -88,12 +88,12 @@ def _burgess_networks(encoding_dim):
 def _mlp_networks(encoding_dim, units):
     x = keras.Input(SHAPE)
     h = layers.Flatten()(x)
-    for i in range(2):
+    for _ in range(2):
         h = layers.Dense(units, activation="relu")(h)
     encoder = keras.Model(x, [layers.Dense(encoding_dim)(h), layers.Dense(encoding_dim)(h)])
     z = keras.Input((encoding_dim,))
     h = z
-    for i in range(3):
+    for _ in range(3):
         h = layers.Dense(units, activation="tanh")(h)
     out = layers.Reshape(SHAPE)(layers.Dense(int(np.prod(SHAPE)))(h))
     return encoder, keras.Model(z, out)

@@ -25,7 +25,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     from betavae_tf.study import check_spec, load_spec, run_study
-    from betavae_tf.study.report import SUPERVISED, load_records, rank_correlations, SCORES
+    from betavae_tf.study.report import SCORES, SUPERVISED, load_records, rank_correlations
 
     spec = load_spec(args.config)
     if args.steps is not None:

@@ -6,6 +6,7 @@ which deletes a backup and nothing else.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -15,8 +16,8 @@ import keras
 import numpy as np
 
 from betavae_tf import keras_internals
-from betavae_tf.run_lock import LOCK_FILE, remove_stale_partials
 from betavae_tf.atomic import write_atomically, write_json
+from betavae_tf.run_lock import LOCK_FILE, remove_stale_partials
 from betavae_tf.saving import check_room_for, checkpoint_size_estimate
 from betavae_tf.validation import check_inside, read_json_object
 
@@ -237,7 +238,7 @@ class TrainingBackup(keras.callbacks.Callback):
                 state["best_weights"] = f"best-epoch-{callback.best_epoch}.npz"
                 if state["best_weights"] != previous.get("best_weights"):
                     arrays = {f"w{i}": np.asarray(w) for i, w in enumerate(callback.best_weights)}
-                    self._write(state["best_weights"], lambda path: np.savez(path, **arrays))
+                    self._write(state["best_weights"], functools.partial(np.savez, **arrays))
         write_json(os.path.join(self.backup_dir, self.STATE_FILE), state, indent=None)
         self._state = state
         for name in (previous.get("weights"), previous.get("best_weights")):

@@ -19,6 +19,7 @@ import numpy as np
 from betavae_tf.saving import save_vae
 from betavae_tf.validation import check_int
 
+
 class BestModelCheckpoint(keras.callbacks.Callback):
     """Saves the whole model whenever the monitored value improves (minimum).
 

@@ -19,7 +19,6 @@ import json
 from betavae_tf.catalog import PATH, load_catalog  # noqa: F401 (its old home)
 
 
-
 def _defaults(function, skip=()) -> dict:
     """`{argument: default}` of a function's keyword arguments with JSON-able defaults."""
     out = {}
@@ -59,7 +58,16 @@ def _argument_help(obj) -> dict:
 
 def build_catalog() -> dict:
     """The catalog, from the library (imports TensorFlow)."""
-    from betavae_tf import __version__, distribute, evaluation, losses, objectives, plots, presets, runs
+    from betavae_tf import (
+        __version__,
+        distribute,
+        evaluation,
+        losses,
+        objectives,
+        plots,
+        presets,
+        runs,
+    )
     from betavae_tf.datasets import sources
     from betavae_tf.study import spec as study_spec
     from betavae_tf.sweep import beta_sweep

@@ -34,7 +34,7 @@ and reorders float arithmetic; tests/test_epoch_loop.py bounds it).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 import numpy as np

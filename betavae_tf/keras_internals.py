@@ -22,7 +22,7 @@ the test suite passed with.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import keras
 

@@ -15,7 +15,8 @@ mean reconstruction shown to users.
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import keras
 from keras import ops

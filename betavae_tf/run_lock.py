@@ -18,7 +18,7 @@ import errno
 import os
 import re
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 try:
     import fcntl

@@ -19,19 +19,26 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from betavae_tf.atomic import write_atomically, write_json
 from betavae_tf.backup import discard_backup, read_backup_state
-from betavae_tf.datasets.sources import DATA_SOURCES, PreparedData, flatten, load_data_source, parse_source
+from betavae_tf.datasets.sources import (
+    DATA_SOURCES,
+    PreparedData,
+    flatten,
+    load_data_source,
+    parse_source,
+)
 from betavae_tf.interrupts import TrainingInterrupted
 from betavae_tf.models import BetaVAE
 from betavae_tf.objectives import get_objective, objective_arguments
 from betavae_tf.plots import plot_vae_history
 from betavae_tf.presets import build_conv_beta_vae
 from betavae_tf.run_lock import folder_lock, remove_stale_partials
-from betavae_tf.atomic import write_atomically, write_json
 from betavae_tf.schedules import CyclicalAnnealing, KLAnnealing, SigmoidAnnealing
 from betavae_tf.training import TrainingDivergedError, best_epoch, train_vae, warmup_epochs
 from betavae_tf.validation import check_choice, ensure_writable_folder, read_json_object

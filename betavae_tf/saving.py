@@ -27,7 +27,6 @@ from betavae_tf.layers import (
     SpatialBroadcast,
     SpatialBroadcastDense,
 )
-
 from betavae_tf.models import BetaVAE
 from betavae_tf.optimizers import FusedAdam
 from betavae_tf.validation import check_regular_file

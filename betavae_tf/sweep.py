@@ -12,7 +12,7 @@ import csv
 import io
 import os
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np

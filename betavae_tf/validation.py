@@ -11,7 +11,7 @@ import math
 import numbers
 import os
 import stat
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf

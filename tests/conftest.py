@@ -12,7 +12,6 @@ import pytest  # noqa: E402
 from betavae_tf import custom_objects  # noqa: E402
 from betavae_tf.datasets import load_digits  # noqa: E402
 
-
 SHARED_MNIST = pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist"
 MNIST_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

@@ -23,7 +23,8 @@ import os
 import pathlib
 import pickle
 import warnings
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import keras
 import numpy as np

@@ -5,10 +5,10 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import real_mnist_dir
 
 from betavae_tf import load_vae
 from betavae_tf.cli import main
-from conftest import real_mnist_dir
 
 FAST = ["--epochs", "3", "--anneal-epochs", "1", "--verbose", "0"]
 

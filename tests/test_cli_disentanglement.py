@@ -4,10 +4,10 @@ factor|dip1|dip2` on `--data color_dsprites|noisy_dsprites|shapes3d:FILE`."""
 import json
 
 import pytest
+from test_ground_truth_datasets import SMALL_SHAPES3D, write_shapes3d
 
 from betavae_tf import load_vae
 from betavae_tf.cli import main
-from test_ground_truth_datasets import SMALL_SHAPES3D, write_shapes3d
 
 FAST = ["--epochs", "1", "--anneal-epochs", "0", "--batch-size", "16", "--verbose", "0",
         "--encoding-dim", "3"]

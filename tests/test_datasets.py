@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from betavae_tf.datasets import Standardizer, load_array_file, load_digits, load_vectors, train_val_split
+from betavae_tf.datasets import (
+    Standardizer,
+    load_array_file,
+    load_digits,
+    load_vectors,
+    train_val_split,
+)
 
 
 def test_digits_are_embedded_split_and_standardised_with_training_statistics():

@@ -69,10 +69,10 @@ def test_metrics_logger_adds_metrics_and_kl_per_dimension_to_the_history():
 
 def test_report_without_metrics_has_no_empty_panel_and_explains_its_colours(tmp_path):
     import matplotlib.colors
+    from picture_models import X_DENSE, assert_every_text_inside, build, informative_model
 
     from betavae_tf.plots import plot_latent_traversals
     from betavae_tf.plots.report import UNUSED_KL_NATS
-    from picture_models import X_DENSE, assert_every_text_inside, build, informative_model
 
     model = build("dense", 3, latent=12)
     double = lambda a: 2 * a  # noqa: E731

@@ -21,11 +21,14 @@ from betavae_tf.datasets import (
     GroundTruthData,
     NoisyDSprites,
     Shapes3D,
+    dsprites_variants,
+    grid,
     load_dsprites,
     load_mpi3d,
     load_shapes3d,
+    mpi3d,
+    shapes3d,
 )
-from betavae_tf.datasets import dsprites_variants, grid, mpi3d, shapes3d
 
 DSPRITES_NAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 

@@ -1,9 +1,9 @@
 import keras
 import numpy as np
 import pytest
+from conftest import run_roundtrip_test
 
 from betavae_tf import Sampling
-from conftest import run_roundtrip_test
 
 
 def test_sampling_is_reparameterised_draw_with_seeded_noise():

@@ -22,7 +22,11 @@ from sklearn.ensemble import GradientBoostingClassifier
 from betavae_tf import BetaVAE
 from betavae_tf.datasets import DSprites, SyntheticFactors
 from betavae_tf.datasets import dsprites as dsprites_module
-from betavae_tf.evaluation import DISENTANGLEMENT_METRICS, evaluate_disentanglement, scaled_hyper_parameters
+from betavae_tf.evaluation import (
+    DISENTANGLEMENT_METRICS,
+    evaluate_disentanglement,
+    scaled_hyper_parameters,
+)
 from betavae_tf.metrics import beta_vae_score, dci, factor_vae_score, mean_representation, mig, sap
 from betavae_tf.metrics.dci import importance_matrix_gbt
 from betavae_tf.networks import build_mlp_encoder, build_spatial_broadcast_decoder
@@ -103,7 +107,7 @@ def _reference_render_chunk(shapes, scales, orientations, pos_x, pos_y, image_si
         if not rows.size:
             continue
 
-        def column(values):
+        def column(values, rows=rows):
             return values[rows].astype(np.float32)[:, None, None]
 
         centre_x = margin + column(pos_x) * (image_size - 2 * margin)

@@ -2,11 +2,10 @@ import gzip
 
 import numpy as np
 import pytest
+from conftest import real_mnist_dir
 
 from betavae_tf.datasets import load_mnist
 from betavae_tf.datasets.mnist import IMAGES_MAGIC, LABELS_MAGIC, read_idx
-from conftest import real_mnist_dir
-
 
 
 def write_idx(path, array, magic=None, compress=None):

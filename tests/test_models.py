@@ -1,10 +1,10 @@
 import keras
 import numpy as np
 import pytest
+from conftest import run_roundtrip_test
 
 from betavae_tf import BetaVAE, load_vae
 from betavae_tf.layers import LearnedLogVariance
-from conftest import run_roundtrip_test
 
 
 def dense(units, activation):

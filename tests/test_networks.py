@@ -1,10 +1,10 @@
 import keras
 import numpy as np
 import pytest
+from conftest import run_roundtrip_test
 
 from betavae_tf.networks import build_conv_decoder, build_conv_encoder, conv_bottleneck_shape
 from betavae_tf.presets import CONV_PRESETS, build_conv_beta_vae, conv_preset
-from conftest import run_roundtrip_test
 
 IMAGE_SHAPES = {"mnist": (28, 28, 1), "dsprites": (64, 64, 1), "faces": (64, 64, 3)}
 LATENT_SIZES = {"mnist": 32, "dsprites": 16, "faces": 128}

@@ -9,9 +9,8 @@ import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf
-from nbclient import NotebookClient
-
 from conftest import real_mnist_dir
+from nbclient import NotebookClient
 
 NOTEBOOK_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "notebooks"))
 NOTEBOOKS = sorted(glob.glob(os.path.join(NOTEBOOK_DIR, "*.ipynb")))

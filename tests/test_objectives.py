@@ -4,13 +4,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import run_roundtrip_test
 from keras import ops
 
 from betavae_tf import BetaVAE, load_vae
 from betavae_tf.losses import free_bits_kl, kl_divergence, tcvae_decomposition
 from betavae_tf.models import OBJECTIVES
 from betavae_tf.objectives import Posterior, _kl_term
-from conftest import run_roundtrip_test
 
 BASE_LOGS = {"loss", "total_loss", "reconstruction_loss", "kl_loss", "beta"}
 

@@ -9,7 +9,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import run_roundtrip_test
 from keras import ops
+from test_objectives import BASE_LOGS, data, noise_state, posterior_and_sample, replayed
 
 from betavae_tf import BetaVAE, load_vae, train_vae
 from betavae_tf.cli import main
@@ -22,9 +24,7 @@ from betavae_tf.losses import (
     factor_vae_total_correlation,
     permute_dimensions,
 )
-from betavae_tf.objectives import TCVAE, DIPVAE1, DIPVAE2, FactorVAE
-from conftest import run_roundtrip_test
-from test_objectives import BASE_LOGS, data, noise_state, posterior_and_sample, replayed
+from betavae_tf.objectives import DIPVAE1, DIPVAE2, TCVAE, FactorVAE
 
 FACTOR_TERMS = {"total_correlation", "discriminator_loss"}
 DIP_TERMS = {"dip_off_diagonal", "dip_diagonal"}

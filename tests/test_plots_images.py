@@ -4,17 +4,6 @@ import keras
 import matplotlib.image
 import numpy as np
 import pytest
-from PIL import Image
-
-from betavae_tf.plots.display import DisplayOptions
-from betavae_tf.plots.images import (
-    interpolate_latents,
-    plot_interpolation,
-    plot_reconstructions,
-    plot_samples,
-)
-from betavae_tf.plots.latent import plot_latent_pca
-from betavae_tf.plots.traversals import latent_traversal, plot_latent_traversals
 from picture_models import (
     RNG,
     X_CONV,
@@ -26,6 +15,17 @@ from picture_models import (
     mosaic_of,
     numpy_of,
 )
+from PIL import Image
+
+from betavae_tf.plots.display import DisplayOptions
+from betavae_tf.plots.images import (
+    interpolate_latents,
+    plot_interpolation,
+    plot_reconstructions,
+    plot_samples,
+)
+from betavae_tf.plots.latent import plot_latent_pca
+from betavae_tf.plots.traversals import latent_traversal, plot_latent_traversals
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
 import keras
 import numpy as np
+from picture_models import X_DENSE, assert_every_text_inside, build, numpy_of
 from sklearn.decomposition import PCA
 
 from betavae_tf import BetaVAE
 from betavae_tf.plots.latent import plot_latent_pca, robust_limits
-from picture_models import X_DENSE, assert_every_text_inside, build, numpy_of
 
 
 def test_latent_pca_scatter_legend_and_colourbar(tmp_path):

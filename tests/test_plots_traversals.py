@@ -1,10 +1,5 @@
 import numpy as np
 import pytest
-from PIL import Image
-
-from betavae_tf import BetaVAE
-from betavae_tf.metrics import kl_per_dimension
-from betavae_tf.plots.traversals import latent_traversal, plot_latent_traversals
 from picture_models import (
     X_CONV,
     X_DENSE,
@@ -14,6 +9,11 @@ from picture_models import (
     informative_model,
     numpy_of,
 )
+from PIL import Image
+
+from betavae_tf import BetaVAE
+from betavae_tf.metrics import kl_per_dimension
+from betavae_tf.plots.traversals import latent_traversal, plot_latent_traversals
 
 
 def row_labels(figure):

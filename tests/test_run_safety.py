@@ -255,7 +255,7 @@ def _start_and_wait_for_epoch(command, state_path, epoch=2):
             pass
         time.sleep(0.02)
     process.kill()
-    raise AssertionError("the run ended before epoch %d: %s" % (epoch, process.stderr.read()[-2000:]))
+    raise AssertionError(f"the run ended before epoch {epoch}: {process.stderr.read()[-2000:]}")
 
 
 def test_two_cli_runs_in_one_folder_and_signals(tmp_path):

@@ -87,7 +87,7 @@ def test_failed_save_keeps_the_previous_file(saved, tmp_path):
     model.beta = 5.0
     blocker = tmp_path / f".model.partial-{os.getpid()}.keras"
     blocker.mkdir()  # the temporary file cannot be created: the save fails midway
-    with pytest.raises(Exception):
+    with pytest.raises(OSError):
         save_vae(model, paths["keras"])
     shutil.rmtree(blocker)
     assert open(paths["keras"], "rb").read() == before

@@ -3,7 +3,6 @@
 import keras
 import numpy as np
 import pytest
-
 import tensorflow as tf
 
 from betavae_tf import BetaVAE, CyclicalAnnealing, train_vae

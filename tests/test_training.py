@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from betavae_tf import BetaVAE, KLAnnealing, TrainingDivergedError, custom_objects, load_vae, save_vae, train_vae
+from betavae_tf import (
+    BetaVAE,
+    KLAnnealing,
+    TrainingDivergedError,
+    custom_objects,
+    load_vae,
+    save_vae,
+    train_vae,
+)
 from betavae_tf.callbacks import CyclicalAnnealing, SigmoidAnnealing
 from betavae_tf.training import warmup_epochs
 
@@ -291,8 +299,8 @@ def test_endless_input_trains_through_the_lean_loop_and_finite_input_through_ker
 
 
 def test_lean_loop_gives_kerass_losses_and_weights(digits):
-    from betavae_tf.datasets.pipeline import array_dataset
     import betavae_tf.train_loop as models  # where BetaVAE.fit picks its loop
+    from betavae_tf.datasets.pipeline import array_dataset
 
     x = digits[0][:320]
 

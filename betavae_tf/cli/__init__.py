@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from betavae_tf.cli.commands import COMMANDS, in_flag_words, quiet_tensorflow
 from betavae_tf.cli.parser import CATALOG, build_parser

@@ -13,6 +13,7 @@ import sys
 
 from betavae_tf.cli.parser import CATALOG, DEFAULT_MODEL, PICTURES
 
+
 # --------------------------------------------------------------------- helpers
 def quiet_tensorflow() -> None:
     """Imports TensorFlow, showing its real errors but not its start-up chatter."""
@@ -257,10 +258,14 @@ def _pictures(args) -> int:
 def _evaluate(args) -> int:
     import time
 
-    from betavae_tf.atomic import write_json
     from betavae_tf import metrics
+    from betavae_tf.atomic import write_json
     from betavae_tf.datasets.sources import ground_truth_dataset
-    from betavae_tf.evaluation import DISENTANGLEMENT_METRICS, evaluate_disentanglement, plot_evaluation_report
+    from betavae_tf.evaluation import (
+        DISENTANGLEMENT_METRICS,
+        evaluate_disentanglement,
+        plot_evaluation_report,
+    )
 
     model, path, data, settings = _load_model_and_data(args)
     x = data.test[:2000]

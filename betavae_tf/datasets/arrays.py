@@ -31,7 +31,7 @@ class Standardizer(NamedTuple):
     std: np.ndarray
 
     @classmethod
-    def fit(cls, x: np.ndarray) -> "Standardizer":
+    def fit(cls, x: np.ndarray) -> Standardizer:
         """Fits `x`; raises if a feature's mean or std does not fit float32."""
         x = np.asarray(x)
         with np.errstate(over="ignore", invalid="ignore"):

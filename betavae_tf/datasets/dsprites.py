@@ -229,7 +229,7 @@ def _render_chunk(shapes, scales, orientations, pos_x, pos_y, image_size):
         if not rows.size:
             continue
 
-        def column(values):
+        def column(values, rows=rows):
             return values[rows].astype(np.float32)[:, None, None]
 
         centre_x = margin + column(pos_x) * (image_size - 2 * margin)

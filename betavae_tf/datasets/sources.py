@@ -27,7 +27,8 @@ disentanglement metrics (`ground_truth_dataset`); training on them uses
 from __future__ import annotations
 
 import os
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf

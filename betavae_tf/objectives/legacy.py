@@ -15,7 +15,6 @@ from betavae_tf.objectives.base import Objective
 from betavae_tf.objectives.classic import TCVAE, Beta, Capacity
 from betavae_tf.objectives.registry import OBJECTIVES, get_objective
 
-
 # betavae_tf 0.1 took the objectives' arguments on BetaVAE itself; they map
 # onto the classes' arguments of the same name (the estimator was renamed).
 LEGACY_ARGUMENTS = {

@@ -10,7 +10,6 @@ from betavae_tf.objectives.dip import DIPVAE1, DIPVAE2
 from betavae_tf.objectives.factor import FactorVAE
 from betavae_tf.validation import check_choice
 
-
 OBJECTIVES: dict[str, type[Objective]] = {
     "beta": Beta,
     "capacity": Capacity,

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -84,7 +85,7 @@ class DisplayOptions:
     vmax: float | None = None
 
     @classmethod
-    def from_keywords(cls, function: str, keywords: dict) -> "DisplayOptions":
+    def from_keywords(cls, function: str, keywords: dict) -> DisplayOptions:
         """The options from a picture function's `**display` keywords."""
         names = [field.name for field in dataclasses.fields(cls)]
         unknown = sorted(set(keywords) - set(names))

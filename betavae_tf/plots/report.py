@@ -6,8 +6,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from betavae_tf.metrics.scores import flat_scores
 from betavae_tf.metrics.diagnostics import active_units
+from betavae_tf.metrics.scores import flat_scores
 from betavae_tf.plots import figures
 from betavae_tf.plots.display import DisplayOptions
 from betavae_tf.plots.predictions import DEFAULT_BATCH_SIZE, check_examples

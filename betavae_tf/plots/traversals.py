@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 import os
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
+from betavae_tf.atomic import write_atomically
 from betavae_tf.metrics.diagnostics import kl_per_dimension
 from betavae_tf.plots import figures
 from betavae_tf.plots.display import DisplayOptions, ImageGrid, Shown, to_uint8
@@ -27,7 +29,6 @@ from betavae_tf.plots.predictions import (
     encode_means,
     with_batch_axis,
 )
-from betavae_tf.atomic import write_atomically
 from betavae_tf.validation import check_int
 
 DEFAULT_TRAVERSAL_VALUES = np.linspace(-3.0, 3.0, 9)

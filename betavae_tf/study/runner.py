@@ -20,10 +20,10 @@ import os
 import subprocess
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from betavae_tf.run_lock import folder_lock
 from betavae_tf.atomic import write_json
+from betavae_tf.run_lock import folder_lock
 from betavae_tf.study.run import RECORD, SPEC, read_record
 from betavae_tf.study.spec import StudySpec
 

@@ -152,7 +152,7 @@ def check_spec(raw: dict, source: str = "study") -> StudySpec:
         raise _bad(source, "needs 'models', a list of tables each with an 'objective'")
     catalog = load_catalog()
     values: dict[str, Any] = {}
-    for key, (kind, description, default) in _KEYS.items():
+    for key, (_kind, description, default) in _KEYS.items():
         value = raw.get(key, default)
         where = f"key {key!r}"
         if key == "dataset":

@@ -180,6 +180,11 @@ class TrainingBackup(keras.callbacks.Callback):
 
     def _restore_seed_states(self, seed_states: list) -> None:
         generators = self._generators()
+        # betavae_tf 0.1 saved the model's generators only (its shuffles were not resumable)
+        if len(seed_states) not in (len(generators), len(keras_internals.seed_generators(self.model))):
+            raise self._unusable(f"it holds {len(seed_states)} random-generator states and this "
+                                 f"run has {len(generators)} (was it made with other settings, "
+                                 "e.g. dropout or the objective?)")
         for generator, value in zip(generators, seed_states):
             shape, dtype = tuple(generator.state.shape), np.dtype(generator.state.dtype)
             limits = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None

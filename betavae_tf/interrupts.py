@@ -2,7 +2,7 @@
 
 Inside `interruptible()`, SIGINT and SIGTERM raise `TrainingInterrupted`
 (a `KeyboardInterrupt`) in the main thread, where training runs. While a
-file is being written (`betavae_tf.saving.write_atomically` wraps every
+file is being written (`betavae_tf.atomic.write_atomically` wraps every
 write in `deferred_interrupts()`), the signal waits until the write is done,
 so the checkpoint and the backup on disk are always complete. The command
 line uses this to print one line and exit with 130 (SIGINT) or 143 (SIGTERM).

@@ -7,7 +7,7 @@ run never leaves a stale lock; a second run in the same folder gets a
 one-line `FolderInUseError` naming the folder and the running process.
 
 `remove_stale_partials(folder)` deletes the temporary files
-(`.NAME.partial-PID.EXT`, see `betavae_tf.saving.write_atomically`) that
+(`.NAME.partial-PID.EXT`, see `betavae_tf.atomic.write_atomically`) that
 runs killed mid-save left behind.
 """
 
@@ -74,17 +74,8 @@ def folder_lock(folder: str | os.PathLike, what: str = "folder") -> Iterator[str
         finally:
             _HELD[folder] -= 1
         return
-    handle = open(path, "a+", encoding="utf-8")
+    handle = _locked_handle(path, folder, what)
     try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise
-            raise FolderInUseError(
-                f"The {what} {folder!r} is in use by another betavae-tf run ({_holder(path)}); "
-                "wait for it to finish, stop it, or choose another folder."
-            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"PID {os.getpid()}: {' '.join(sys.argv)[:160]}\n")
@@ -94,10 +85,34 @@ def folder_lock(folder: str | os.PathLike, what: str = "folder") -> Iterator[str
             yield path
         finally:
             _HELD.pop(folder, None)
-            with contextlib.suppress(OSError):  # removed while still held: no race
+            with contextlib.suppress(OSError):  # removed while held; see _locked_handle
                 os.remove(path)
     finally:
         handle.close()
+
+
+def _locked_handle(path: str, folder: str, what: str):
+    """Opens `path` and locks it; retries when the file it locked was meanwhile
+    removed by the holder that just let go (a lock on a deleted file guards nothing)."""
+    while True:
+        handle = open(path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            handle.close()
+            if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise FolderInUseError(
+                f"The {what} {folder!r} is in use by another betavae-tf run ({_holder(path)}); "
+                "wait for it to finish, stop it, or choose another folder."
+            ) from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return handle
+        handle.close()  # the file we locked is gone: lock the one now at `path`
 
 
 def _alive(pid: int) -> bool:

@@ -295,9 +295,6 @@ def train_vae(
     return wired.history, original
 
 
-
-
-
 class _Wired(NamedTuple):
     callbacks: list
     history: keras.callbacks.History

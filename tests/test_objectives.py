@@ -10,7 +10,7 @@ from keras import ops
 from betavae_tf import BetaVAE, load_vae
 from betavae_tf.losses import free_bits_kl, kl_divergence, tcvae_decomposition
 from betavae_tf.models import OBJECTIVES
-from betavae_tf.objectives import Posterior, _kl_term
+from betavae_tf.objectives.base import Posterior, _kl_term
 
 BASE_LOGS = {"loss", "total_loss", "reconstruction_loss", "kl_loss", "beta"}
 

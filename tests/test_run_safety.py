@@ -361,7 +361,10 @@ def test_a_killed_runs_temporary_loss_plot_is_removed_by_the_next_run(tmp_path, 
     lambda state: state.update(seed_states=[[10 ** 30, 1] for _ in state["seed_states"]]),
     lambda state: state.update(seed_states=[[1, 2, 3] for _ in state["seed_states"]]),
     lambda state: state.update(best_weights=state["weights"]),
-], ids=["seed state beyond int64", "seed state of 3 numbers", "best_weights naming the .h5"])
+    lambda state: state.update(seed_states=state["seed_states"] + [[1, 2]]),
+    lambda state: state.update(seed_states=[]),
+], ids=["seed state beyond int64", "seed state of 3 numbers", "best_weights naming the .h5",
+        "one seed state too many", "no seed states"])
 def test_a_tampered_backup_state_is_refused_in_one_line_naming_the_file(digits, tmp_path, tamper):
     """Damaged `state.json` values that `read_backup_state` let through: an
     integer beyond int64 in seed_states crashed `train --resume` with an
@@ -478,3 +481,25 @@ def test_the_run_lock_is_re_entrant_in_one_process_and_follows_symlinks(tmp_path
         with pytest.raises(FolderInUseError, match="in use by another betavae-tf run"):
             with folder_lock(tmp_path / "link"):
                 pass
+
+
+def test_a_lock_taken_on_a_file_its_holder_just_removed_is_taken_again(tmp_path, monkeypatch):
+    """Review: a run that opened `.betavae_tf.lock` just before its holder
+    removed it (at the end of the holder's run) locked the deleted file, and a
+    third run then locked the new file too: two owners. The lock must be on the
+    file that is at the path."""
+    from betavae_tf import run_lock
+
+    real_flock, calls = run_lock.fcntl.flock, []
+
+    def flock_then_the_holder_removes_the_file(fd, operation):
+        real_flock(fd, operation)
+        calls.append(fd)
+        if len(calls) == 1:  # the old holder lets go: the file we locked is unlinked
+            os.remove(tmp_path / run_lock.LOCK_FILE)
+
+    monkeypatch.setattr(run_lock.fcntl, "flock", flock_then_the_holder_removes_the_file)
+    with run_lock.folder_lock(tmp_path) as path:
+        assert len(calls) == 2  # it locked again, the file now at the path
+        with open(path, encoding="utf-8") as handle:
+            assert f"PID {os.getpid()}" in handle.read()

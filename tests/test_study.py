@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from betavae_tf.study import check_spec, load_spec
@@ -23,6 +24,10 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     ({"models": [{"objective": "beta", "gamma": 3}]},
      "models[0] key 'gamma': is not an argument of the 'beta' objective"),
     ({"models": [{"objective": "capacity", "gamma": [1, -2]}]}, "models[0] key 'gamma': must be >= 0"),
+    ({"models": [{"objective": "factor", "discriminator_learning_rate": 0}]},
+     "models[0] key 'discriminator_learning_rate': must be > 0"),
+    ({"models": [{"objective": "tcvae", "estimator": "mcmc"}]},
+     "models[0] key 'estimator': must be one of ['mws', 'mss'], not 'mcmc'"),
     ({"models": [{"objective": "beta"}], "seeds": [1, 1]}, "key 'seeds': lists a seed twice"),
     ({"models": [{"objective": "beta"}], "steps": 0}, "key 'steps': must be >= 1"),
     ({"models": []}, "key 'models': must list at least one model"),
@@ -110,3 +115,30 @@ def test_a_tiny_study_runs_resumes_after_a_kill_and_reports(tmp_path):
     for outside in ("http://", "https://", "<script", "<link", "src=\"/", "src='"):
         assert outside not in page
     assert "Failed runs" in page and "Training diverged" in page
+
+
+def test_udr_of_a_study_skips_a_run_whose_udr_file_is_damaged(tmp_path):
+    """Review: one missing or damaged `udr.npz` made the whole report fail;
+    that run now has no UDR score and the other seeds of its setting keep
+    theirs (three seeds: two identical codes, one damaged file)."""
+    from betavae_tf.study.report import add_udr
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(200, 3))
+    records = []
+    for seed in range(3):
+        folder = tmp_path / "runs" / f"beta__seed={seed}"
+        folder.mkdir(parents=True)
+        if seed == 2:
+            (folder / "udr.npz").write_bytes(b"PK\x03\x04 not really a zip")
+        else:  # the same code, its latents permuted and one sign flipped
+            codes = z[:, [2, 0, 1]] * [1, -1, 1] if seed else z
+            np.savez(folder / "udr.npz", z_mean=codes, kl=np.ones(3))
+        records.append({"name": folder.name, "setting": "beta", "status": "finished"})
+    add_udr(str(tmp_path), records)
+    from betavae_tf.metrics.udr import compute_udr
+
+    expected = compute_udr([z, z[:, [2, 0, 1]] * [1, -1, 1]], [np.ones(3)] * 2).model_scores
+    assert [r["udr_spearman"] for r in records[:2]] == pytest.approx(list(expected))
+    assert records[0]["udr_spearman"] > 0.85
+    assert np.isnan(records[2]["udr_spearman"]) and np.isnan(records[2]["udr_lasso"])

@@ -7,7 +7,7 @@ functions, `evaluate_disentanglement`). TensorFlow is imported only when a
 command runs, with its start-up chatter filtered (`betavae_tf.tf_logging`).
 
 Commands: train, sweep, generate, reconstruct, interpolate, traverse,
-latent-plot, evaluate. Each prints where it wrote its files.
+latent-plot, evaluate, study. Each prints where it wrote its files.
 """
 
 from __future__ import annotations

@@ -52,9 +52,9 @@ def dci(
     factors' classifiers in parallel processes, with the same results; on
     dSprites that can be at most 1.8× faster on 2 idle cores and 2.8× on 3 or
     more (bounds from how the work splits: the 40-class orientation factor
-    is 35% of it). It is not the default: on a busy machine (the shared 2-core box of the
-    benchmarks, where two CPU-bound processes got 1.06 cores in total) the
-    extra processes made it ~20% slower. Pass a smaller `num_train` for
+    is 35% of it). It is not the default: on a busy machine (a 2-core machine where two
+    CPU-bound processes got 1.06 cores in total) the extra processes made it
+    ~20% slower. Pass a smaller `num_train` for
     quick checks, or the opt-in `classifier="hist_gradient_boosting"` (a
     deviation, below).
 

@@ -40,7 +40,7 @@ How an objective plugs into the model (no special case in `train_step`):
 * `after_step()` runs after every optimizer step (e.g. a step counter).
 """
 
-from betavae_tf.objectives.base import Objective, Posterior, Weight, _kl_term
+from betavae_tf.objectives.base import Objective, Posterior, Weight
 from betavae_tf.objectives.classic import TCVAE, Beta, Capacity
 from betavae_tf.objectives.dip import DIPVAE1, DIPVAE2
 from betavae_tf.objectives.factor import FactorVAE
@@ -58,6 +58,6 @@ from betavae_tf.objectives.registry import OBJECTIVES, get_objective, objective_
 __all__ = [
     "DIPVAE1", "DIPVAE2", "LEGACY_ARGUMENTS", "LEGACY_OBJECTIVES", "OBJECTIVES", "Beta",
     "Capacity", "FactorVAE", "LegacyObjectiveArguments", "Objective", "Posterior", "TCVAE",
-    "Weight", "_kl_term", "check_legacy_argument", "deserialize_objective", "get_objective",
+    "Weight", "check_legacy_argument", "deserialize_objective", "get_objective",
     "legacy_default", "objective_arguments", "resolve_objective",
 ]

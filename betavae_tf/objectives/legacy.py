@@ -121,6 +121,7 @@ def _objective_variable(name: str) -> property:
         doc=f"The objective's `{name}` variable, or `None` if it has none.",
     )
 
+
 class LegacyObjectiveArguments:
     """betavae_tf 0.1's objective arguments and variables as attributes of a model.
 

@@ -86,7 +86,7 @@ def reconstruction_vs_mig(records: list[dict], save_path: str):
     return figure
 
 
-def best_traversals(output_dir: str, records: list[dict], save_path: str):
+def best_traversals(output_dir: str, records: list[dict], save_path: str, dataset_name: str):
     """Traversals of the finished run UDR ranks first (MIG if no UDR); `None` if none."""
     from betavae_tf.datasets.sources import ground_truth_dataset
     from betavae_tf.plots import plot_latent_traversals
@@ -98,10 +98,7 @@ def best_traversals(output_dir: str, records: list[dict], save_path: str):
     key = "udr_spearman" if any(np.isfinite(r.get("udr_spearman", math.nan)) for r in finished) else "mig"
     best = max(finished, key=lambda r: r.get(key) if np.isfinite(r.get(key, math.nan)) else -math.inf)
     model = load_vae(os.path.join(output_dir, "runs", best["name"], best["model"]), compile=False)
-    with open(os.path.join(output_dir, "study.json"), encoding="utf-8") as handle:
-        import json
-
-        dataset = ground_truth_dataset(json.load(handle)["dataset"])
+    dataset = ground_truth_dataset(dataset_name)
     _, x = dataset.sample(64, np.random.RandomState(0))
     if len(model.feature_shape) == 1 and x.ndim > 2:
         x = x.reshape(len(x), -1)
@@ -111,13 +108,16 @@ def best_traversals(output_dir: str, records: list[dict], save_path: str):
     if len(model.feature_shape) == 1 and len(dataset.observation_shape) == 1:
         return None  # vectors: nothing to look at
     figure = plot_latent_traversals(model, x, save_path=save_path, **display)
-    figure.suptitle(f"{best['name']}: the model UDR ranks first ({key} {best.get(key, math.nan):.3f}, "
-                    f"MIG {best.get('mig', math.nan):.3f})", fontsize=11)
+    ranked_by = "UDR" if key == "udr_spearman" else "MIG (no UDR: fewer than two seeds)"
+    figure.suptitle(f"{best['name']}: the model {ranked_by} ranks first ({key} "
+                    f"{best.get(key, math.nan):.3f}, MIG {best.get('mig', math.nan):.3f})",
+                    fontsize=11)
     figures.save_figure(figure, save_path)
     return figure
 
 
-def draw_all(output_dir: str, records: list[dict], correlations: np.ndarray, labels: list[str]) -> dict:
+def draw_all(output_dir: str, records: list[dict], correlations: np.ndarray, labels: list[str],
+             dataset_name: str) -> dict:
     """Draws every figure into `output_dir`; returns `{name: path}` of those drawn."""
     paths = {name: os.path.join(output_dir, file) for name, file in FIGURES.items()}
     drawn = {}
@@ -126,6 +126,6 @@ def draw_all(output_dir: str, records: list[dict], correlations: np.ndarray, lab
         correlation_heatmap(correlations, labels, paths["correlations"])
         reconstruction_vs_mig(records, paths["reconstruction"])
         drawn.update({k: paths[k] for k in ("metrics", "correlations", "reconstruction")})
-        if best_traversals(output_dir, records, paths["traversals"]) is not None:
+        if best_traversals(output_dir, records, paths["traversals"], dataset_name) is not None:
             drawn["traversals"] = paths["traversals"]
     return drawn

@@ -17,6 +17,7 @@ import io
 import json
 import math
 import os
+import zipfile
 
 import numpy as np
 
@@ -48,6 +49,16 @@ def load_records(output_dir: str, spec) -> list[dict]:
     return [record for record in records if record is not None]
 
 
+def _udr_inputs(path: str) -> tuple | None:
+    """A run's `(z_mean, kl)` for UDR, or `None` if its file is missing or damaged (that run
+    then has no UDR score; the others keep theirs)."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            return np.asarray(arrays["z_mean"]), np.asarray(arrays["kl"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+
+
 def add_udr(output_dir: str, records: list[dict]) -> None:
     """Adds `udr_spearman` and `udr_lasso` to the finished records (NaN where a
     setting has fewer than two finished seeds)."""
@@ -60,13 +71,15 @@ def add_udr(output_dir: str, records: list[dict]) -> None:
     for record in records:
         if record["status"] == "finished":
             settings.setdefault(record["setting"], []).append(record)
-    for group in settings.values():
-        if len(group) < 2:
+    for runs in settings.values():
+        inputs = [(record, _udr_inputs(os.path.join(output_dir, "runs", record["name"], UDR)))
+                  for record in runs]
+        inputs = [(record, arrays) for record, arrays in inputs if arrays is not None]
+        if len(inputs) < 2:
             continue
-        arrays = [np.load(os.path.join(output_dir, "runs", r["name"], UDR), allow_pickle=False)
-                  for r in group]
-        representations = [a["z_mean"] for a in arrays]
-        kls = [np.maximum(a["kl"], 0.0) for a in arrays]
+        group = [record for record, _ in inputs]
+        representations = [z_mean for _, (z_mean, _) in inputs]
+        kls = [np.maximum(kl, 0.0) for _, (_, kl) in inputs]
         for correlation in ("spearman", "lasso"):
             scores = compute_udr(representations, kls, correlation=correlation).model_scores
             for record, score in zip(group, scores):
@@ -169,7 +182,8 @@ def write_report(output_dir: str, spec) -> dict:
     write_csv(records, files["results"])
     markdown = _markdown(records, spec, correlations)
     write_text(files["summary"], markdown)
-    pictures = draw_all(output_dir, records, correlations, [label for _, label in SCORES])
+    pictures = draw_all(output_dir, records, correlations, [label for _, label in SCORES],
+                        spec.dataset)
     for name, path in pictures.items():
         files[f"figure: {name}"] = path
     files["report"] = os.path.join(output_dir, "report.html")
@@ -224,7 +238,7 @@ def _html(spec, records: list[dict], correlations: np.ndarray, pictures: dict) -
     for name, caption in (("metrics", "Each metric per setting (one dot per seed)"),
                           ("correlations", "Rank correlation between the metrics over all runs"),
                           ("reconstruction", "Reconstruction against MIG"),
-                          ("traversals", "Traversals of the model UDR ranks first")):
+                          ("traversals", "Traversals of the model UDR ranks first (MIG without UDR)")):
         if name in pictures:
             parts += [f"<h2>{html.escape(caption)}</h2>", _embedded(pictures[name], caption)]
     parts += ["<h2>Every run</h2>", runs_table]

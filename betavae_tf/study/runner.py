@@ -167,8 +167,12 @@ class _Running:
             if not line:
                 break
             try:
-                events.append(json.loads(line))
+                event = json.loads(line)
             except ValueError:
+                event = None
+            if isinstance(event, dict):
+                events.append(event)
+            else:  # anything else the run printed goes to its log
                 self.log_file.write(line)
         return events
 

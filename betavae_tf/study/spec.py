@@ -128,6 +128,10 @@ def _bad(where: str, what: str) -> ValueError:
     return ValueError(f"Study {where}: {what}.")
 
 
+# objective arguments that must be > 0 (the others >= 0), as the objective classes check them
+_POSITIVE_ARGUMENTS = frozenset({"discriminator_learning_rate", "discriminator_units"})
+
+
 def _check_number(where: str, value, kind, minimum=None, exclusive=False, maximum=None):
     ok_type = isinstance(value, (int, float)) if kind is float else isinstance(value, int)
     if isinstance(value, bool) or not ok_type:
@@ -214,9 +218,13 @@ def _check_model(index: int, entry, catalog: dict) -> dict:
             if isinstance(default, str):
                 if not isinstance(item, str):
                     raise _bad(f"{where} key {key!r}", f"must be text, not {item!r}")
+                if key == "estimator" and item not in catalog["tcvae_estimators"]:
+                    raise _bad(f"{where} key {key!r}",
+                               f"must be one of {catalog['tcvae_estimators']}, not {item!r}")
             else:
                 _check_number(f"{where} key {key!r}", item,
-                              int if isinstance(default, int) and not isinstance(default, bool) else float, 0)
+                              int if isinstance(default, int) and not isinstance(default, bool) else float, 0,
+                              exclusive=key in _POSITIVE_ARGUMENTS)
         checked[key] = value
     return checked
 
@@ -228,7 +236,10 @@ def load_spec(path: str | os.PathLike) -> StudySpec:
         raise FileNotFoundError(f"No study file at {path!r}; check the path.")
     try:
         if path.endswith(".toml"):
-            import tomllib
+            try:
+                import tomllib
+            except ImportError:  # Python 3.10: the same parser, as its own package
+                import tomli as tomllib
 
             with open(path, "rb") as handle:
                 raw = tomllib.load(handle)

@@ -109,13 +109,14 @@ def supports_compiled_epoch(model: keras.Model) -> str | None:
     Not under eager execution, a `tf.distribute` strategy or with an
     overridden `train_step` (the epoch runs `_train_batch` itself).
     """
-    from betavae_tf.models import BetaVAE
-
     if model.run_eagerly:
         return "the model runs eagerly (run_eagerly=True)"
     if tf.distribute.has_strategy() or model.distribute_strategy.num_replicas_in_sync > 1:
         return "it trains under a tf.distribute strategy"
-    if type(model).train_step is not BetaVAE.train_step:
+    own = getattr(model, "_own_train_step", None)  # BetaVAE's (train_loop.FitLoops)
+    if own is None:
+        return f"{type(model).__name__} is not a BetaVAE"
+    if type(model).train_step is not own:
         return f"{type(model).__name__} overrides train_step"
     return None
 

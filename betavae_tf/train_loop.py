@@ -65,9 +65,12 @@ class FitLoops:
 
     @property
     def _own_train_step(self):
-        from betavae_tf.models import BetaVAE
-
-        return BetaVAE.train_step
+        """`BetaVAE.train_step`: the first class below this mixin that defines it
+        (found without importing `models`, which imports this module)."""
+        for klass in reversed(type(self).__mro__):
+            if issubclass(klass, FitLoops) and "train_step" in vars(klass):
+                return vars(klass)["train_step"]
+        return None
 
     def fit(self, x=None, *args, **kwargs):
         """`keras.Model.fit`; endless `tf.data` input trains through a leaner

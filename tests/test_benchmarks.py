@@ -214,3 +214,32 @@ def test_the_torch_mss_decomposition_is_the_library_one():
         *(torch.from_numpy(a) for a in (z, mean, log_var)), 1000)
     for e, g in zip(expected, got):
         np.testing.assert_allclose(g.numpy(), np.asarray(e), rtol=1e-5, atol=1e-5)
+
+
+def test_mini_study_tables_show_the_last_study_and_compare_with_beta_1(tmp_path):
+    """`mini_study.py --table` prints the guide's tables from the results file:
+    only the last study's runs, and per setting whether its medians of MIG and
+    the FactorVAE score are both above β-VAE β=1's."""
+    spec = importlib.util.spec_from_file_location("mini_study", BENCHMARKS / "mini_study.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    machine = {"cpu": "x86_64", "cpu_count": 2, "python": "3.11"}
+
+    def run(setting, seed, mig, score):
+        return {"setting": setting, "seed": seed, "steps": 100, "mig": mig, "factor_vae_score": score,
+                "jobs": 2, "threads_per_job": 1, "machine": machine}
+
+    closing = {"udr_rank_correlations": {"udr_spearman": {"mig": 0.5}, "udr_lasso": {"mig": -0.25}},
+               "wall_seconds": 600, "steps": 90, "machine": machine}
+    old = [run("β-VAE β=1", 0, 0.987, 0.987), closing]
+    new = [run("β-VAE β=1", 0, 0.1, 0.5), run("β-VAE β=1", 1, 0.3, 0.7),
+           run("FactorVAE γ=20", 0, 0.4, 0.8), run("FactorVAE γ=20", 1, 0.6, 0.9),
+           run("DIP-VAE-I", 0, 0.5, 0.1), run("DIP-VAE-I", 1, 0.5, 0.2), closing]
+    results = tmp_path / "results.jsonl"
+    results.write_text("".join(json.dumps(line) + "\n" for line in old + new))
+    text = module.markdown_tables(str(results))
+    assert text.startswith("6 runs, 90 steps asked (each run: 100 steps")
+    assert "| β-VAE β=1 | 0.200 | 0.600 | — |" in text
+    assert "| FactorVAE γ=20 | 0.500 | 0.850 | yes |" in text
+    assert "| DIP-VAE-I | 0.500 | 0.150 | no |" in text
+    assert "| udr_lasso | -0.25 |" in text and "0.987" not in text

@@ -77,7 +77,7 @@ RECORDED = {
 }
 
 
-@pytest.mark.parametrize("seed", [0, 7])
+@pytest.mark.parametrize("seed", [0, pytest.param(7, marks=pytest.mark.slow)])  # 7: a second draw
 @pytest.mark.parametrize("name", list(SETTINGS))
 def test_metrics_give_the_values_of_the_original_code(name, seed):
     metric, hyper_parameters = SETTINGS[name]

@@ -142,3 +142,17 @@ def test_udr_of_a_study_skips_a_run_whose_udr_file_is_damaged(tmp_path):
     assert [r["udr_spearman"] for r in records[:2]] == pytest.approx(list(expected))
     assert records[0]["udr_spearman"] > 0.85
     assert np.isnan(records[2]["udr_spearman"]) and np.isnan(records[2]["udr_lasso"])
+
+
+def test_a_bad_key_given_on_the_command_line_is_named_as_written(tmp_path, capsys):
+    """Fresh-clone try: `betavae-tf study --objectives factor:gama=3` listed the
+    objective's keys as train flags ('--discriminator-layers'), which are not
+    how a study names them."""
+    from betavae_tf.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["study", "--objectives", "factor:gama=3", "--output-dir", str(tmp_path)])
+    line = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and "\n" not in line
+    assert "key 'gama': is not an argument of the 'factor' objective" in line
+    assert "'discriminator_layers'" in line and "--discriminator" not in line

@@ -33,7 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             quiet_tensorflow()
             return COMMANDS[args.command](args)
     except (ValueError, OSError) as error:
-        message = in_flag_words(" ".join(str(error).split()), parser)
+        message = " ".join(str(error).split())
+        if args.command != "study":  # a study's keys are written as in its file, not as flags
+            message = in_flag_words(message, parser)
         parser.exit(2, f"betavae-tf: error: {message}\n")
     except KeyboardInterrupt as error:  # TrainingInterrupted, or Ctrl-C before the handler
         code = error.exit_code if isinstance(error, TrainingInterrupted) else 130

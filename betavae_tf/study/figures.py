@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 
 import numpy as np
 
@@ -25,28 +26,32 @@ def _settings(records: list[dict]) -> list[str]:
 
 
 def metrics_by_setting(records: list[dict], labels: list[str], save_path: str):
-    """One panel per metric: a violin per setting (with ≥ 3 seeds) and a dot per run."""
+    """One panel per metric, the settings down the side: a dot per run and a
+    violin per setting with ≥ 3 seeds (as in Locatello et al., 2019)."""
     finished = [r for r in records if r["status"] == "finished"]
     settings = _settings(finished)
-    columns = 4
-    rows = math.ceil(len(METRIC_KEYS) / columns)
-    width = max(12.0, 0.55 * len(settings) * columns)
-    figure = figures.make_figure(width, 3.4 * rows + 0.6, "Metrics per setting (one dot per seed)")
-    for index, (key, label) in enumerate(zip(METRIC_KEYS, labels)):
-        axes = figure.add_subplot(rows, columns, index + 1)
+    names = [textwrap.fill(setting, 26) for setting in settings]
+    lines = sum(name.count("\n") + 1 for name in names)
+    label_width = 0.075 * max(len(line) for name in names for line in name.split("\n"))
+    figure = figures.make_figure(label_width + 2.0 * len(METRIC_KEYS), 1.3 + 0.26 * lines
+                                 + 0.25 * len(settings), "Metrics per setting (one dot per seed)")
+    panels = figure.subplots(1, len(METRIC_KEYS), sharey=True)
+    for axes, key, label in zip(panels, METRIC_KEYS, labels):
         for position, setting in enumerate(settings):
             values = np.array([r.get(key, math.nan) for r in finished if r["setting"] == setting], float)
             values = values[np.isfinite(values)]
             if len(values) >= 3 and np.ptp(values) > 0:
-                parts = axes.violinplot(values, [position], widths=0.7, showextrema=False)
+                parts = axes.violinplot(values, [position], widths=0.7, showextrema=False, vert=False)
                 for body in parts["bodies"]:
                     body.set_alpha(0.3)
-            jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else np.zeros(len(values))
-            axes.plot(position + jitter, values, "o", color=f"C{position % 10}", markersize=4)
-        axes.set_title(label, fontsize=10)
-        axes.set_xticks(range(len(settings)), settings, rotation=35, ha="right", fontsize=8)
-        axes.tick_params(axis="y", labelsize=8)
-        axes.grid(axis="y", alpha=0.3)
+            jitter = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(len(values))
+            axes.plot(values, position + jitter, "o", color=f"C{position % 10}", markersize=4)
+        axes.set_title(label, fontsize=9)
+        axes.tick_params(labelsize=8)
+        axes.grid(axis="x", alpha=0.3)
+        axes.margins(x=0.15)
+    panels[0].set_yticks(range(len(settings)), names, fontsize=8)
+    panels[0].set_ylim(len(settings) - 0.5, -0.5)  # the first setting on top
     figures.save_figure(figure, save_path)
     return figure
 
@@ -89,7 +94,8 @@ def reconstruction_vs_mig(records: list[dict], save_path: str):
 def best_traversals(output_dir: str, records: list[dict], save_path: str, dataset_name: str):
     """Traversals of the finished run UDR ranks first (MIG if no UDR); `None` if none."""
     from betavae_tf.datasets.sources import ground_truth_dataset
-    from betavae_tf.plots import plot_latent_traversals
+    from betavae_tf.plots.display import DisplayOptions
+    from betavae_tf.plots.traversals import traversal_grid
     from betavae_tf.saving import load_vae
 
     finished = [r for r in records if r["status"] == "finished"]
@@ -107,11 +113,13 @@ def best_traversals(output_dir: str, records: list[dict], save_path: str, datase
         display["image_shape"] = tuple(dataset.observation_shape)
     if len(model.feature_shape) == 1 and len(dataset.observation_shape) == 1:
         return None  # vectors: nothing to look at
-    figure = plot_latent_traversals(model, x, save_path=save_path, **display)
     ranked_by = "UDR" if key == "udr_spearman" else "MIG (no UDR: fewer than two seeds)"
-    figure.suptitle(f"{best['name']}: the model {ranked_by} ranks first ({key} "
-                    f"{best.get(key, math.nan):.3f}, MIG {best.get('mig', math.nan):.3f})",
-                    fontsize=11)
+    title = (f"{best['setting']}, seed {best['seed']}: ranked first by {ranked_by} "
+             f"({key} {best.get(key, math.nan):.3f}, MIG {best.get('mig', math.nan):.3f})")
+    options = DisplayOptions.from_keywords("best_traversals", display)
+    grid = traversal_grid(model, x, options=options, title=title).grid
+    figure = figures.make_figure(grid.width, grid.height, constrained=False)
+    grid.draw(figure)
     figures.save_figure(figure, save_path)
     return figure
 

@@ -369,7 +369,7 @@ def _add_study_command(commands) -> None:
     parser.add_argument("--udr-points", type=_bounded(int, 10), default=None,
                         help=f"{keys['udr_points']} (default {study['udr_points']})")
     parser.add_argument("--jobs", type=_bounded(int, 1), default=None,
-                        help="runs at once, each in its own process (default 1)")
+                        help="runs at once, each in its own process (default: one per CPU, at most 8)")
     parser.add_argument("--threads-per-job", type=_bounded(int, 1), default=None,
                         help="TensorFlow threads of each run (default: CPUs / jobs)")
     parser.add_argument("--output-dir", default="study", help="the study's folder (default study/)")

@@ -28,6 +28,8 @@ import time
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from betavae_tf.tf_logging import is_noise
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 OUTPUTS = "outputs"  # beside the notebooks, git-ignored
@@ -470,25 +472,19 @@ def run_note(name: str, seconds: float | None) -> str:
             f"`notebooks/{OUTPUTS}/{name[:-6]}/`.*")
 
 
-# TensorFlow's start-up chatter on a machine without a GPU, which ipykernel
-# captures from the kernel's stderr (the list of betavae_tf.tf_logging.NOISE).
-STARTUP_NOISE = (
-    "All log messages before absl::InitializeLog() is called",
-    "oneDNN custom operations are on",
-    "Could not find cuda drivers on your machine",
-    "failed call to cuInit",
-    "This TensorFlow binary is optimized to use available CPU instructions",
-    "To enable the following instructions",
+# TensorFlow's start-up chatter, which ipykernel captures from the kernel's stderr:
+# the command line's list (betavae_tf.tf_logging.NOISE) plus two harmless lines
+# that notebooks also get while running.
+NOTEBOOK_NOISE = (
     "oneDNN supports DT_INT32 only on platforms with AVX-512",
-    "Unable to register cu",
-    "computation_placer.cc",
-    "TF-TRT Warning: Could not find TensorRT",
     "remapper failed: INVALID_ARGUMENT: Mutation::Apply error",  # Grappler, harmless
 )
+
+
 def without_noise(text: str) -> str:
     """`text` less TensorFlow's start-up lines."""
     return "".join(line for line in text.splitlines(keepends=True)
-                   if not any(marker in line for marker in STARTUP_NOISE))
+                   if not (is_noise(line) or any(marker in line for marker in NOTEBOOK_NOISE)))
 
 
 def drop_noise(notebook: nbformat.NotebookNode) -> None:

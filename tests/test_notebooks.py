@@ -115,3 +115,20 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
         "a notebook writes every file under outputs/ (git-ignored beside the notebooks)"
     )
     assert untracked_or_changed(NOTEBOOK_DIR) == before, "running a notebook changed notebooks/"
+
+
+def test_stored_outputs_drop_tensorflows_start_up_lines_and_keep_real_ones():
+    """make_notebooks uses the command line's noise list (tf_logging.NOISE) plus
+    two notebook-only lines; anything else stays in the stored outputs."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_notebooks", os.path.join(NOTEBOOK_DIR, "make_notebooks.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = ("I0000 port.cc:153] oneDNN custom operations are on. You may see ...\n"
+            "E0000 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)\n"
+            "W0000 remapper failed: INVALID_ARGUMENT: Mutation::Apply error: x\n"
+            "Epoch 1/3\n"
+            "UserWarning: a real warning\n")
+    assert module.without_noise(text) == "Epoch 1/3\nUserWarning: a real warning\n"

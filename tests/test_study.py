@@ -156,3 +156,11 @@ def test_a_bad_key_given_on_the_command_line_is_named_as_written(tmp_path, capsy
     assert exit_.value.code == 2 and "\n" not in line
     assert "key 'gama': is not an argument of the 'factor' objective" in line
     assert "'discriminator_layers'" in line and "--discriminator" not in line
+
+
+@pytest.mark.parametrize("cpus, jobs", [(2, 2), (32, 8), (None, 1)])
+def test_a_study_runs_one_job_per_cpu_by_default_at_most_eight(monkeypatch, cpus, jobs):
+    from betavae_tf.study import runner
+
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: cpus)
+    assert runner.default_jobs() == jobs
